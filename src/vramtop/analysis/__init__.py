@@ -1,0 +1,1 @@
+"""Pure analysis: numbers in, numbers out. No clock, no I/O, imports only `vramtop.model`."""

@@ -1,0 +1,58 @@
+"""Bounded ring buffers of (t, bytes), keyed by process identity or GPU: the one history."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class History(Generic[K]):
+    """Per-key history of `(t, value)` points, at most `length` per key."""
+
+    def __init__(self, length: int) -> None:
+        self._length = max(1, length)
+        self._series: dict[K, deque[tuple[float, float]]] = {}
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def resize(self, length: int) -> None:
+        self._length = max(1, length)
+        for key, series in self._series.items():
+            self._series[key] = deque(series, maxlen=self._length)
+
+    def record(self, key: K, t: float, value: float) -> None:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = deque(maxlen=self._length)
+        series.append((t, value))
+
+    def series(self, key: K) -> tuple[tuple[float, float], ...]:
+        return tuple(self._series.get(key, ()))
+
+    def values(self, key: K) -> tuple[float, ...]:
+        return tuple(v for _, v in self._series.get(key, ()))
+
+    def peak(self, key: K) -> float | None:
+        series = self._series.get(key)
+        return max(v for _, v in series) if series else None
+
+    def keys(self) -> Iterable[K]:
+        return self._series.keys()
+
+    def drop(self, key: K) -> None:
+        self._series.pop(key, None)
+
+    def retain(self, keep: set[K]) -> list[K]:
+        """Drop every key not in `keep`; returns the dropped keys."""
+        gone = [k for k in self._series if k not in keep]
+        for k in gone:
+            del self._series[k]
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._series)
