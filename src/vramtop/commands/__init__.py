@@ -1,0 +1,1 @@
+"""One module per subcommand: `NAME`, `register(subparsers, common)`, `run(args) -> int`."""

@@ -1,0 +1,49 @@
+"""What the commands share: config loading and building the engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vramtop import config as config_mod
+from vramtop.backends.base import GPUBackend
+from vramtop.config import Config, ConfigHolder
+from vramtop.engine import Monitor
+
+
+def load_config(args: argparse.Namespace) -> ConfigHolder:
+    """The config file plus command-line overrides; errors are one-line ConfigErrors."""
+    path = Path(args.config).expanduser() if getattr(args, "config", None) else None
+    cfg = config_mod.load(path)
+    cfg = apply_overrides(cfg, args)
+    return ConfigHolder(cfg, path)
+
+
+def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
+    overrides: dict[str, dict[str, object]] = {}
+    if getattr(args, "refresh_rate", None) is not None:
+        overrides.setdefault("general", {})["refresh_rate"] = args.refresh_rate
+    if getattr(args, "theme", None):
+        overrides.setdefault("display", {})["theme"] = args.theme
+    if getattr(args, "no_kill", False):
+        overrides.setdefault("display", {})["enable_kill"] = False
+    if not overrides:
+        return cfg
+    try:
+        return cfg.with_overrides(**overrides)  # type: ignore[arg-type]
+    except Exception as e:  # pydantic ValidationError: report like a config error
+        from vramtop.errors import ConfigError
+
+        first = str(e).splitlines()
+        raise ConfigError(f"command line: {first[-1].strip() if first else e}") from None
+
+
+def live_backend() -> GPUBackend:
+    from vramtop.backends.nvidia import NvidiaBackend
+
+    return NvidiaBackend()
+
+
+def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:
+    """The engine with enrichment for live sources (recordings carry their own facts)."""
+    return Monitor(backend, cfg)

@@ -1,0 +1,1 @@
+"""Consumers of frames that leave the terminal: JSON, CSV, Prometheus, webhooks."""
