@@ -131,6 +131,11 @@ class Monitor:
                     predictor.settings = oom_settings(config)
         self._wake.set()
 
+    @property
+    def notices(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._notices)
+
     def add_notice(self, text: str) -> None:
         with self._lock:
             if text not in self._notices:

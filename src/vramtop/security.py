@@ -28,13 +28,14 @@ def sanitize(text: object, max_len: int = MAX_DISPLAY_LEN) -> str:
     Idempotent: `sanitize(sanitize(x)) == sanitize(x)`.
     """
     s = text if isinstance(text, str) else str(text)
-    # Loop because removing one escape can join the pieces of another.
+    # Loop because removing one escape can join the pieces of another. Control
+    # characters go last: every escape starts with one, so the result is stable.
     while True:
-        cleaned = _CONTROL_RE.sub("", _ANSI_RE.sub("", s))
+        cleaned = _ANSI_RE.sub("", s)
         if cleaned == s:
             break
         s = cleaned
-    return s[:max_len]
+    return _CONTROL_RE.sub("", s)[:max_len]
 
 
 def current_uid() -> int:
