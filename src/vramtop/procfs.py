@@ -153,6 +153,45 @@ class ProcFS:
                 continue
         return targets
 
+    def fd_links(self, pid: int) -> list[tuple[str, str]]:
+        """(fd number, link target) for each open file descriptor."""
+        fd_dir = self.pid_dir(pid) / "fd"
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return []
+        links = []
+        for name in names:
+            try:
+                links.append((name, os.readlink(fd_dir / name)))
+            except OSError:
+                continue
+        return links
+
+    def mountinfo(self, who: int | str = "self") -> str | None:
+        try:
+            return (self.root / str(who) / "mountinfo").read_text(errors="replace")
+        except (OSError, ValueError):
+            return None
+
+    def ns_inode(self, who: int | str = "self", ns: str = "pid") -> int | None:
+        """The inode of a namespace link (`pid:[4026531836]` -> 4026531836)."""
+        try:
+            link = os.readlink(self.root / str(who) / "ns" / ns)
+        except OSError:
+            return None
+        start, end = link.find("["), link.rfind("]")
+        digits = link[start + 1 : end] if 0 <= start < end else ""
+        return int(digits) if digits.isdigit() else None
+
+    def self_pid(self) -> int | None:
+        """Our own PID as this /proc instance's PID namespace sees it."""
+        try:
+            link = os.readlink(self.root / "self")
+        except OSError:
+            return None
+        return int(link) if link.isdigit() else None
+
     def boot_time(self) -> float | None:
         try:
             text = (self.root / "stat").read_text()
