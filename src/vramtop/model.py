@@ -277,3 +277,5 @@ class ProcessInfo:
     server: ServerMetrics | None = None
     deep: DeepStats | None = None
     notes: tuple[str, ...] = field(default=())
+    uid: int | None = None
+    nspid: tuple[int, ...] = ()
