@@ -21,15 +21,28 @@ COMMANDS = (record, replay)
 # `demo` is registered by the replay module.
 
 
-def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def common_options(*, for_subcommand: bool = False) -> argparse.ArgumentParser:
+    """Flags accepted before and after the subcommand.
+
+    A subcommand's copy suppresses defaults so that `vramtop --config X replay F`
+    keeps the X given before the subcommand.
+    """
+    common = argparse.ArgumentParser(
+        add_help=False, argument_default=argparse.SUPPRESS if for_subcommand else None
+    )
+    flag_default: object = argparse.SUPPRESS if for_subcommand else False
     common.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/vramtop/config.toml)")
     common.add_argument(
         "--refresh-rate", type=float, metavar="S", help="seconds between samples (0.5..10)"
     )
-    common.add_argument("--no-kill", action="store_true", help="disable the kill action")
     common.add_argument(
-        "--accessible", action="store_true", help="every colour-coded fact also as text"
+        "--no-kill", action="store_true", default=flag_default, help="disable the kill action"
+    )
+    common.add_argument(
+        "--accessible",
+        action="store_true",
+        default=flag_default,
+        help="every colour-coded fact also as text",
     )
     common.add_argument(
         "--theme",
@@ -37,7 +50,9 @@ def common_options() -> argparse.ArgumentParser:
         help="colour theme",
     )
     common.add_argument("--export-csv", metavar="FILE", help="log every sample to a CSV file")
-    common.add_argument("--debug", action="store_true", help="debug logging to stderr")
+    common.add_argument(
+        "--debug", action="store_true", default=flag_default, help="debug logging to stderr"
+    )
     return common
 
 
@@ -52,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vramtop {__version__}")
     live.register_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub_common = common_options(for_subcommand=True)
     for module in COMMANDS:
-        module.register(sub, common)
+        module.register(sub, sub_common)
     return parser
 
 

@@ -61,7 +61,7 @@ def fmt_oom_range(low_s: float, high_s: float) -> str:
     """`~60-120s`, `~2-5m`, or `>1h` for the capped case."""
     if low_s >= 3600:
         return ">1h"
-    if high_s < 120:
+    if high_s < 180:
         return f"~{int(low_s)}-{int(math.ceil(high_s))}s"
     lo_m = max(1, int(low_s // 60))
     hi_m = int(math.ceil(min(high_s, 3600) / 60))

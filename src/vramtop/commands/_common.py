@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from vramtop import config as config_mod
 from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
+from vramtop.errors import ConfigError
 
 
 def load_config(args: argparse.Namespace) -> ConfigHolder:
@@ -31,11 +34,13 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
         return cfg
     try:
         return cfg.with_overrides(**overrides)  # type: ignore[arg-type]
-    except Exception as e:  # pydantic ValidationError: report like a config error
-        from vramtop.errors import ConfigError
-
-        first = str(e).splitlines()
-        raise ConfigError(f"command line: {first[-1].strip() if first else e}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        flag = "--" + str(first["loc"][-1]).replace("_", "-")
+        raise ConfigError(
+            f"command line: {flag} {first.get('input')!r}: {first['msg']} ({key})"
+        ) from None
 
 
 def live_backend() -> GPUBackend:
