@@ -90,6 +90,27 @@ class OOMPredictionConfig(_Section):
     )
 
 
+class EnrichmentConfig(_Section):
+    fd_refresh_seconds: float = Field(
+        5.0, ge=0.5, le=3600, description="Seconds between re-reads of a process's open files."
+    )
+    maps_refresh_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        description="Seconds between re-reads of a process's memory maps (libraries, mapped "
+        "model files); 0 reads them once per process.",
+    )
+    mps_scan_seconds: float = Field(
+        10.0, ge=1, le=3600, description="Seconds between scans for the CUDA MPS daemon."
+    )
+    host_proc: str = Field(
+        "auto",
+        description="Where the host's /proc is mounted when vramtop runs in a container "
+        "without the host PID namespace: a path, 'auto' (try /host/proc) or 'none'.",
+    )
+
+
 class PhaseConfig(_Section):
     window: int = Field(10, ge=3, le=1000, description="Rates in the sliding window.")
     hysteresis: int = Field(3, ge=1, le=100, description="Samples before a phase change.")
@@ -121,6 +142,7 @@ class Config(_Section):
     oom_prediction: OOMPredictionConfig = Field(default_factory=OOMPredictionConfig)  # type: ignore[arg-type]
     phase: PhaseConfig = Field(default_factory=PhaseConfig)  # type: ignore[arg-type]
     export: ExportConfig = Field(default_factory=ExportConfig)  # type: ignore[arg-type]
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)  # type: ignore[arg-type]
 
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys replaced, e.g. `with_overrides(general={"refresh_rate": 2})`."""
