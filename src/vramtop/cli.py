@@ -31,7 +31,9 @@ def common_options(*, for_subcommand: bool = False) -> argparse.ArgumentParser:
         add_help=False, argument_default=argparse.SUPPRESS if for_subcommand else None
     )
     flag_default: object = argparse.SUPPRESS if for_subcommand else False
-    common.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/vramtop/config.toml)")
+    common.add_argument(
+        "--config", metavar="PATH", help="config file (default: ~/.config/vramtop/config.toml)"
+    )
     common.add_argument(
         "--refresh-rate", type=float, metavar="S", help="seconds between samples (0.5..10)"
     )
@@ -85,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             return live.run(args)
         module = next(m for m in COMMANDS if args.command in getattr(m, "NAMES", (m.NAME,)))
-        return module.run(args)
+        result: int = module.run(args)
+        return result
     except VramtopError as e:
         print(f"vramtop: {e.user_message()}", file=sys.stderr)
         return e.exit_code

@@ -216,7 +216,10 @@ class ConfigHolder:
         self._listeners.append(listener)
 
     def install_sighup(self) -> bool:
-        if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        if (
+            not hasattr(signal, "SIGHUP")
+            or threading.current_thread() is not threading.main_thread()
+        ):
             return False
         signal.signal(signal.SIGHUP, lambda _sig, _frm: self._reload_requested.set())
         return True

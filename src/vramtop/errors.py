@@ -25,9 +25,7 @@ class NoGPUError(BackendError):
     exit_code = 2
 
     def user_message(self) -> str:
-        msg = (
-            "No NVIDIA GPU detected. vramtop requires an NVIDIA GPU with drivers installed."
-        )
+        msg = "No NVIDIA GPU detected. vramtop requires an NVIDIA GPU with drivers installed."
         detail = str(self)
         return f"{msg} ({detail})" if detail else msg
 

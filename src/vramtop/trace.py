@@ -149,8 +149,9 @@ def _parse_device(d: Any, header: TraceHeader) -> GPUDevice:
         raise ValueError("device entry is not an object")
     index = _opt_int(d.get("index")) or 0
     known = next((h for h in header.devices if h.index == index), None)
-    mem = d.get("memory") if isinstance(d.get("memory"), dict) else {}
-    util = d.get("util") if isinstance(d.get("util"), dict) else {}
+    mem_raw, util_raw = d.get("memory"), d.get("util")
+    mem: dict[str, Any] = mem_raw if isinstance(mem_raw, dict) else {}
+    util: dict[str, Any] = util_raw if isinstance(util_raw, dict) else {}
     power_mw = _opt_float(d.get("power_mw"))
     procs = tuple(p for p in (_parse_process(x) for x in d.get("processes") or []) if p)
     state_raw = d.get("state", "ok")
@@ -175,9 +176,7 @@ def _parse_device(d: Any, header: TraceHeader) -> GPUDevice:
     )
 
 
-def _parse_line(
-    obj: Any, header: TraceHeader
-) -> MemorySnapshot | TraceEvent | None:
+def _parse_line(obj: Any, header: TraceHeader) -> MemorySnapshot | TraceEvent | None:
     if not isinstance(obj, dict):
         raise ValueError("line is not a JSON object")
     t = _opt_float(obj.get("t"))

@@ -47,7 +47,7 @@ def fmt_duration(seconds: float | None) -> str:
     """`75` -> `1m15s`; `4000` -> `1h06m`; `None` -> `?`."""
     if seconds is None or not math.isfinite(seconds):
         return UNKNOWN
-    s = max(0, int(round(seconds)))
+    s = max(0, round(seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -62,9 +62,9 @@ def fmt_oom_range(low_s: float, high_s: float) -> str:
     if low_s >= 3600:
         return ">1h"
     if high_s < 180:
-        return f"~{int(low_s)}-{int(math.ceil(high_s))}s"
+        return f"~{int(low_s)}-{math.ceil(high_s)}s"
     lo_m = max(1, int(low_s // 60))
-    hi_m = int(math.ceil(min(high_s, 3600) / 60))
+    hi_m = math.ceil(min(high_s, 3600) / 60)
     suffix = "m" if high_s < 3600 else "m+"
     return f"~{lo_m}-{hi_m}{suffix}"
 
@@ -90,5 +90,5 @@ def fmt_temp(celsius: int | float | None) -> str:
 def confidence_meter(confidence: float, cells: int = 5) -> str:
     """`0.6` -> `[■■■□□]`."""
     c = min(1.0, max(0.0, confidence if math.isfinite(confidence) else 0.0))
-    filled = int(round(c * cells))
+    filled = round(c * cells)
     return "[" + "■" * filled + "□" * (cells - filled) + "]"

@@ -29,7 +29,9 @@ class PhaseParams:
     ema_alpha: float = 0.3
 
 
-def classify_rates(rates_mb: list[float] | deque[float], params: PhaseParams) -> tuple[Phase, float]:
+def classify_rates(
+    rates_mb: list[float] | deque[float], params: PhaseParams
+) -> tuple[Phase, float]:
     """Classify a window of rates (MB/s); returns the phase and the rates' variance."""
     n = len(rates_mb)
     mean = sum(rates_mb) / n

@@ -33,7 +33,7 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
     if not overrides:
         return cfg
     try:
-        return cfg.with_overrides(**overrides)  # type: ignore[arg-type]
+        return cfg.with_overrides(**overrides)
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(x) for x in first["loc"])

@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         monitor = build_monitor(backend, cfg)
         monitor.open()
     except NoGPUError as e:
-        print(f"vramtop: {e.user_message()} Running the bundled demo recording instead.", file=sys.stderr)
+        print(
+            f"vramtop: {e.user_message()} Running the bundled demo recording instead.",
+            file=sys.stderr,
+        )
         from vramtop.commands import replay
 
         return replay.run_demo(args, holder)

@@ -12,14 +12,16 @@ from pathlib import Path
 from types import FrameType
 
 from vramtop import trace
+from vramtop.backends.base import GPUBackend
 from vramtop.commands._common import live_backend
 from vramtop.errors import TraceError
-from vramtop.backends.base import GPUBackend
 
 NAME = "record"
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         NAME,
         parents=[common],
@@ -27,7 +29,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         description="Record NVML samples to a vramtop-trace v1 file until Ctrl-C or --duration.",
     )
     p.add_argument("file", metavar="FILE", help="output file (.jsonl)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between samples (default 1)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between samples (default 1)",
+    )
     p.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--scenario", metavar="NAME", help="label stored in the header's meta")
@@ -53,8 +61,12 @@ def record(
             writer = trace.TraceWriter(fh)
             writer.write(
                 trace.header_dict(
-                    start_unix, interval_s, first.devices,
-                    driver=info.driver_version, nvml=info.nvml_version, meta=meta,
+                    start_unix,
+                    interval_s,
+                    first.devices,
+                    driver=info.driver_version,
+                    nvml=info.nvml_version,
+                    meta=meta,
                 )
             )
             writer.write(trace.sample_dict(first, 0.0))
@@ -98,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         meta["expected"] = args.expected
     backend = live_backend()
     print(f"vramtop: recording to {path} every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
-    n = record(backend, path, interval_s=args.interval, duration_s=args.duration, stop=stop, meta=meta)
+    n = record(
+        backend, path, interval_s=args.interval, duration_s=args.duration, stop=stop, meta=meta
+    )
     print(f"vramtop: wrote {n} samples to {path}", file=sys.stderr)
     return 0

@@ -19,7 +19,9 @@ DEMO = "demo"
 NAMES = (NAME, DEMO)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         NAME,
         parents=[common],
@@ -29,13 +31,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("file", metavar="FILE", help="a vramtop-trace v1 recording")
     p.add_argument("--jsonl", action="store_true", help="headless: print the JSON stream and exit")
     p.add_argument(
-        "--rate", type=float, metavar="HZ",
+        "--rate",
+        type=float,
+        metavar="HZ",
         help="samples per recording-second (default: 1/refresh_rate, i.e. 1 Hz)",
     )
-    p.add_argument("--speed", type=float, default=1.0, metavar="N", help="TUI playback speed (default 1)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, metavar="N", help="TUI playback speed (default 1)"
+    )
     p.add_argument("--loop", action="store_true", help="TUI: start again at the end")
     d = sub.add_parser(
-        DEMO, parents=[common], help="replay the bundled demo recording",
+        DEMO,
+        parents=[common],
+        help="replay the bundled demo recording",
         description="The TUI driven by a real H100 recording shipped with vramtop.",
     )
     d.set_defaults(file=None, jsonl=False, rate=None, speed=1.0, loop=True)

@@ -86,9 +86,7 @@ def gpu_dict(frame: Frame, gpu: GPUView, *, include_others: bool = True) -> dict
         "oom_high_s": _round(oom.seconds_high, 1) if oom else None,
         "oom_confidence": _round(oom.confidence) if oom else None,
         "oom_alert": bool(oom and oom.alert),
-        "processes": [
-            process_dict(pv) for pv in gpu.processes if include_others or pv.own
-        ],
+        "processes": [process_dict(pv) for pv in gpu.processes if include_others or pv.own],
     }
 
 
@@ -106,7 +104,9 @@ def write_frame(out: IO[str], frame: Frame, *, include_others: bool = True) -> N
     out.flush()
 
 
-def snapshot_dict(frame: Frame, *, include_others: bool = True, driver: str | None = None) -> dict[str, Any]:
+def snapshot_dict(
+    frame: Frame, *, include_others: bool = True, driver: str | None = None
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "host": frame.hostname,

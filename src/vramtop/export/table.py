@@ -45,7 +45,8 @@ def _gpu_line(gpu: GPUView) -> str:
         return f"{head}  LOST: {d.error or 'GPU fell off the bus'}"
     parts = [
         head,
-        f"used {fmt_bytes(d.used_bytes)} / {fmt_bytes(d.total_bytes)} ({fmt_percent(gpu.used_ratio)})",
+        f"used {fmt_bytes(d.used_bytes)} / {fmt_bytes(d.total_bytes)}"
+        f" ({fmt_percent(gpu.used_ratio)})",
         f"reserved {fmt_bytes(d.reserved_bytes)}",
         f"free {fmt_bytes(d.free_bytes)}",
         f"util {d.util_gpu_pct if d.util_gpu_pct is not None else '?'}% (device-wide)",
@@ -91,7 +92,18 @@ def _process_row(pv: ProcessView) -> list[str]:
     ]
 
 
-HEADER = ["PID", "USER", "NAME", "FRAMEWORK", "CONTAINER", "VRAM", "SHARE", "PHASE", "RATE", "STATUS"]
+HEADER = [
+    "PID",
+    "USER",
+    "NAME",
+    "FRAMEWORK",
+    "CONTAINER",
+    "VRAM",
+    "SHARE",
+    "PHASE",
+    "RATE",
+    "STATUS",
+]
 
 
 def render(frame: Frame, *, show_other_users: bool) -> str:
@@ -109,7 +121,8 @@ def render(frame: Frame, *, show_other_users: bool) -> str:
             rows = [HEADER] + [_process_row(pv) for pv in shown]
             widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
             for r in rows:
-                lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                cells = (c.ljust(w) for c, w in zip(r, widths, strict=True))
+                lines.append(("  " + "  ".join(cells)).rstrip())
         elif not gpu.processes:
             lines.append("  no processes")
         if hidden:
