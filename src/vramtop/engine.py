@@ -20,7 +20,6 @@ from vramtop.errors import BackendError
 from vramtop.frame import Frame, GPUView, ProcessView, ReplayStatus
 from vramtop.history import History
 from vramtop.model import (
-    STABLE_UNKNOWN,
     BackendInfo,
     DeviceState,
     GPUDevice,
