@@ -95,6 +95,9 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        #: Wall seconds between samples of the loop when they differ from refresh_rate
+        #: (a recording played faster than real time by `vramtop export --replay --speed`).
+        self.pace_s: float | None = None
         self._reset_analysis()
 
     def _reset_analysis(self) -> None:
@@ -326,7 +329,7 @@ class Monitor:
             path=b.trace.path,
             position_s=b.recording_time(),
             duration_s=b.trace.duration_s,
-            speed=b.step_s / self.config.general.refresh_rate,
+            speed=b.step_s / (self.pace_s or self.config.general.refresh_rate),
             paused=b.paused,
             at_end=b.at_end,
         )
@@ -363,6 +366,7 @@ class Monitor:
                 log.exception("engine step failed")
                 with self._lock:
                     self._errors += 1
-            delay = max(0.0, self.config.general.refresh_rate - (time.monotonic() - started))
+            interval = self.pace_s or self.config.general.refresh_rate
+            delay = max(0.0, interval - (time.monotonic() - started))
             self._wake.wait(delay)
             self._wake.clear()
