@@ -56,6 +56,19 @@ class ScrapeRefusedError(ScrapeError):
     title = "Scrape refused"
 
 
+class ExportError(VramtopError):
+    """An exporter, CSV log or webhook that cannot start (port taken, file not writable)."""
+
+    title = "Export error"
+    exit_code = 2
+
+
+class RemoteError(BackendError):
+    """Another vramtop's /api/frame could not be read or did not follow the schema."""
+
+    title = "Remote host"
+
+
 class IPCError(VramtopError):
     title = "Deep-mode error"
 
