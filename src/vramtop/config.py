@@ -122,6 +122,25 @@ class PhaseConfig(_Section):
 class ExportConfig(_Section):
     prometheus_bind: str = Field("127.0.0.1", description="Exporter bind address.")
     prometheus_port: int = Field(0, ge=0, le=65535, description="Exporter port; 0 = off.")
+    max_processes_per_gpu: int = Field(
+        64,
+        ge=0,
+        le=4096,
+        description="Per-process series exported per GPU (largest VRAM first); bounds cardinality.",
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="HTTP timeout per webhook POST.")
+    webhook_retries: int = Field(
+        4, ge=0, le=20, description="Retries of a failed webhook POST, with exponential backoff."
+    )
+    webhook_queue_size: int = Field(
+        100, ge=1, le=10_000, description="Webhook events waiting to be sent; the oldest drop."
+    )
+    remote_timeout_s: float = Field(
+        1.0, gt=0, le=30, description="Fleet view: HTTP timeout per remote host and sample."
+    )
+    remote_retry_max_s: float = Field(
+        30.0, ge=0, le=3600, description="Fleet view: longest wait before retrying a down host."
+    )
 
     @field_validator("prometheus_bind")
     @classmethod
