@@ -15,6 +15,7 @@ class History(Generic[K]):
     def __init__(self, length: int) -> None:
         self._length = max(1, length)
         self._series: dict[K, deque[tuple[float, float]]] = {}
+        self._peaks: dict[K, float] = {}
 
     @property
     def length(self) -> int:
@@ -30,6 +31,9 @@ class History(Generic[K]):
         if series is None:
             series = self._series[key] = deque(maxlen=self._length)
         series.append((t, value))
+        peak = self._peaks.get(key)
+        if peak is None or value > peak:
+            self._peaks[key] = value
 
     def series(self, key: K) -> tuple[tuple[float, float], ...]:
         return tuple(self._series.get(key, ()))
@@ -38,20 +42,22 @@ class History(Generic[K]):
         return tuple(v for _, v in self._series.get(key, ()))
 
     def peak(self, key: K) -> float | None:
-        series = self._series.get(key)
-        return max(v for _, v in series) if series else None
+        """Highest value recorded for `key` since it appeared (not only the retained window)."""
+        return self._peaks.get(key)
 
     def keys(self) -> Iterable[K]:
         return self._series.keys()
 
     def drop(self, key: K) -> None:
         self._series.pop(key, None)
+        self._peaks.pop(key, None)
 
     def retain(self, keep: set[K]) -> list[K]:
         """Drop every key not in `keep`; returns the dropped keys."""
         gone = [k for k in self._series if k not in keep]
         for k in gone:
             del self._series[k]
+            self._peaks.pop(k, None)
         return gone
 
     def __len__(self) -> int:
