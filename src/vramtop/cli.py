@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from vramtop import __version__
-from vramtop.commands import live, record, replay
+from vramtop.commands import live, record, replay, wrap
 from vramtop.errors import VramtopError
 
-COMMANDS = (record, replay)
+COMMANDS = (record, replay, wrap)
 
 # `demo` is registered by the replay module.
 
