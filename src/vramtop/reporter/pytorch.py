@@ -18,6 +18,7 @@ slow them down:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import selectors
@@ -76,6 +77,10 @@ def _stat(stats: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _nothing(pid: int, now: float) -> tuple[Handshake, MemoryMessage]:
+    return Handshake(protocol.PROTOCOL_VERSION, pid, FRAMEWORK_NONE, None), MemoryMessage.zeros(now)
+
+
 def read_stats(device: int | None = None) -> tuple[Handshake, MemoryMessage]:
     """The handshake and one memory reading for this process, right now.
 
@@ -87,7 +92,7 @@ def read_stats(device: int | None = None) -> tuple[Handshake, MemoryMessage]:
     pid = os.getpid()
     cuda = _cuda_module()
     if cuda is None:
-        return Handshake(protocol.PROTOCOL_VERSION, pid, FRAMEWORK_NONE, None), MemoryMessage.zeros(now)
+        return _nothing(pid, now)
     candidates = [device] if device is not None else list(range(int(cuda.device_count())))
     best: tuple[int, dict[str, Any]] | None = None
     for index in candidates:
@@ -97,7 +102,7 @@ def read_stats(device: int | None = None) -> tuple[Handshake, MemoryMessage]:
         ):
             best = (index, stats)
     if best is None:
-        return Handshake(protocol.PROTOCOL_VERSION, pid, FRAMEWORK_NONE, None), MemoryMessage.zeros(now)
+        return _nothing(pid, now)
     index, stats = best
     message = MemoryMessage(
         ts=now,
@@ -203,10 +208,8 @@ class Reporter:
         self._cleaned = True
         self._stopping = True
         if self._listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._listener.close()
-            except OSError:
-                pass
 
     # serving -------------------------------------------------------------
 
@@ -296,10 +299,8 @@ def _close(conn: _Conn, sel: selectors.BaseSelector, conns: dict[int, _Conn]) ->
     fd = conn.sock.fileno()
     if fd >= 0:
         conns.pop(fd, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             sel.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
     conn.sock.close()
 
 
@@ -313,10 +314,8 @@ def _peer_is_same_user(sock: socket.socket) -> bool:
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------- process-wide state
