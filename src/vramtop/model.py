@@ -253,6 +253,11 @@ class DeepStats:
     num_allocs: int = 0
     segments: int = 0
     ts: float = 0.0
+    # Deep-mode protocol v1 extras; None when the reporter did not send them.
+    active_peak_bytes: int | None = None
+    inactive_split_bytes: int | None = None  # free but non-releasable (split blocks)
+    num_ooms: int | None = None  # OOMs the allocator raised in this process so far
+    num_alloc_retries: int | None = None  # cudaMalloc failures that forced a cache flush
 
     @property
     def fragmentation_bytes(self) -> int:
