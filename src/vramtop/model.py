@@ -213,6 +213,8 @@ class LoadedModel:
     size_vram_bytes: int | None = None
     context_length: int | None = None
     expires_at: str | None = None
+    #: Bytes held in system memory instead of VRAM (size - size_vram); > 0 is a partial CPU offload.
+    offloaded_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,8 @@ class ServerMetrics:
     context_per_slot: int | None = None
     models: tuple[LoadedModel, ...] = ()
     scraped_at: float | None = None
+    #: The process that owns the scraped port (an ancestor of a worker, e.g. vLLM's API server).
+    owner_pid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
