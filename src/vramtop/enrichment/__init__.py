@@ -1,0 +1,14 @@
+"""Enrichment: what each GPU process is (framework, launcher, model files,
+container, MPS), read from /proc with the same-UID rules and cached per
+process identity."""
+
+from __future__ import annotations
+
+from vramtop.enrichment.orchestrator import (
+    EnrichmentSettings,
+    InfoAugmenter,
+    ProcessEnricher,
+    user_name,
+)
+
+__all__ = ["EnrichmentSettings", "InfoAugmenter", "ProcessEnricher", "user_name"]
