@@ -248,7 +248,8 @@ class DeepCollector:
     # reading ---------------------------------------------------------------
 
     def stats_for(self, pid: int, starttime: int | None) -> DeepStats | None:
-        """The process's own allocator statistics, or None (no reporter, not ours, failed).
+        """The process's own allocator statistics, or None (no reporter, not ours, no
+        CUDA in it yet, or the read failed).
 
         At most one socket read per PID per `refresh_s`; each read is bounded by
         `timeout_s`. Never raises.
@@ -292,4 +293,6 @@ class DeepCollector:
         if starttime is not None and self._procfs.starttime(pid) != starttime:
             log.debug("deep mode: pid %d is no longer the process asked about", pid)
             return None
+        if reading.handshake.framework == protocol.FRAMEWORK_NONE:
+            return None  # reporter up, but no torch/CUDA yet: its zeros are not data
         return to_deep_stats(reading)

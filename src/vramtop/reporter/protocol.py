@@ -138,7 +138,7 @@ def _load_object(line: bytes | str) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError) as e:
         raise IPCError(f"malformed JSON: {e}") from None
     if not isinstance(obj, dict):
-        raise IPCError(f"expected a JSON object, got {type(obj).__name__}")
+        raise IPCError(f"expected a JSON object, got {_json_type(obj)}")
     return obj
 
 

@@ -122,6 +122,15 @@ def read_stats(device: int | None = None) -> tuple[Handshake, MemoryMessage]:
     return Handshake(protocol.PROTOCOL_VERSION, pid, "pytorch", index), message
 
 
+def _safe_stats(device: int | None) -> tuple[Handshake, MemoryMessage]:
+    """`read_stats`, but a failure inside torch answers zeros instead of stopping the server."""
+    try:
+        return read_stats(device)
+    except Exception:
+        log.debug("reading torch.cuda.memory_stats failed", exc_info=True)
+        return _nothing(os.getpid(), time.time())
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -261,7 +270,7 @@ class Reporter:
             sock.close()
             return
         sock.setblocking(False)
-        handshake, message = read_stats(self.device)
+        handshake, message = _safe_stats(self.device)
         conn = _Conn(sock, protocol.encode(handshake) + protocol.encode(message), time.monotonic())
         conns[sock.fileno()] = conn
         sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
@@ -279,7 +288,7 @@ class Reporter:
             _close(conn, sel, conns)
             return
         if requests:
-            _, message = read_stats(self.device)
+            _, message = _safe_stats(self.device)
             conn.outbuf += protocol.encode(message) * requests
             if len(conn.outbuf) > _MAX_PENDING_OUT:  # a reader that asks but never reads
                 _close(conn, sel, conns)
