@@ -11,6 +11,7 @@ from vramtop import config as config_mod
 from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
+from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
 from vramtop.errors import ConfigError
 
 
@@ -49,6 +50,17 @@ def live_backend() -> GPUBackend:
     return NvidiaBackend()
 
 
+def enrichment_settings(cfg: Config) -> EnrichmentSettings:
+    e = cfg.enrichment
+    return EnrichmentSettings(
+        fd_refresh_s=e.fd_refresh_seconds,
+        maps_refresh_s=e.maps_refresh_seconds,
+        mps_scan_s=e.mps_scan_seconds,
+        host_proc=e.host_proc,
+    )
+
+
 def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:
     """The engine with enrichment for live sources (recordings carry their own facts)."""
-    return Monitor(backend, cfg)
+    enricher = ProcessEnricher(enrichment_settings(cfg)) if enrich else None
+    return Monitor(backend, cfg, enricher=enricher)
