@@ -7,9 +7,8 @@ import json
 import sys
 import time
 
-from vramtop.commands._common import live_backend, load_config
-from vramtop.config import Config
-from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
+from vramtop.commands._common import enrichment_settings, live_backend, load_config
+from vramtop.enrichment import ProcessEnricher
 from vramtop.errors import BackendError, NoGPUError, VramtopError
 from vramtop.inspect import build_report, render_text, report_dict
 from vramtop.model import MemorySnapshot
@@ -51,16 +50,6 @@ def parse_pid(text: str) -> int:
     return int(value)
 
 
-def settings_from(cfg: Config) -> EnrichmentSettings:
-    e = cfg.enrichment
-    return EnrichmentSettings(
-        fd_refresh_s=e.fd_refresh_seconds,
-        maps_refresh_s=e.maps_refresh_seconds,
-        mps_scan_s=e.mps_scan_seconds,
-        host_proc=e.host_proc,
-    )
-
-
 def gpu_sample() -> tuple[MemorySnapshot | None, str | None]:
     """One NVML sample, or why there is none."""
     backend = live_backend()
@@ -81,7 +70,7 @@ def gpu_sample() -> tuple[MemorySnapshot | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     pid = parse_pid(args.pid)
     cfg = load_config(args).config
-    settings = settings_from(cfg)
+    settings = enrichment_settings(cfg)
     enricher = ProcessEnricher(settings)
     snapshot: MemorySnapshot | None
     if enricher.resolvable:
