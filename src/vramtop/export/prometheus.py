@@ -1,0 +1,438 @@
+"""The Prometheus exporter: `/metrics`, `/api/frame` and `/healthz` over HTTP.
+
+A custom collector turns the engine's latest Frame into metric families at
+scrape time (no NVML call per scrape), so series of ended processes are gone
+as soon as the process leaves the frame. The metric table lives in
+`vramtop.metrics`. Loopback by default; any other bind needs a bearer token,
+checked in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric as PromMetric
+from prometheus_client.registry import CollectorRegistry
+
+from vramtop import __version__
+from vramtop.errors import ExportError
+from vramtop.export import json_stream
+from vramtop.frame import Frame, GPUView, ProcessView
+from vramtop.metrics import (
+    EXPORTER_METRICS,
+    GPU_METRICS,
+    PROCESS_METRICS,
+    Kind,
+    Metric,
+    gpu_host,
+    process_container,
+    process_framework,
+    process_name,
+)
+from vramtop.model import DeviceState
+from vramtop.security import sanitize
+
+log = logging.getLogger(__name__)
+
+#: The port `vramtop export` listens on unless told otherwise; see docs/export.md.
+DEFAULT_PORT = 19400
+#: Prometheus text format 0.0.4, understood by every Prometheus 2.x and 3.x.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MIB = 1024 * 1024
+
+
+# --- metric families -------------------------------------------------------------------
+
+
+def _family(m: Metric) -> GaugeMetricFamily | CounterMetricFamily:
+    if m.kind is Kind.COUNTER:
+        return CounterMetricFamily(m.name, m.help, labels=list(m.labels))
+    return GaugeMetricFamily(m.name, m.help, labels=list(m.labels))
+
+
+def _add(fam: GaugeMetricFamily | CounterMetricFamily, m: Metric, labels: list[str], value: Any) -> None:
+    if value is None:
+        return
+    if m.states:
+        for state in m.states:
+            fam.add_metric([*labels, state], 1.0 if state == value else 0.0)
+    elif isinstance(value, (int, float)):
+        fam.add_metric(labels, float(value))
+
+
+def exported_processes(
+    gpu: GPUView, *, max_processes: int, include_others: bool
+) -> tuple[ProcessView, ...]:
+    """The processes that get series: visible ones, largest VRAM first, at most the cap."""
+    procs = [pv for pv in gpu.processes if include_others or pv.own]
+    procs.sort(key=lambda pv: -(pv.process.used_bytes or 0))
+    return tuple(procs[:max_processes])
+
+
+def gpu_labels(frame: Frame, gpu: GPUView) -> list[str]:
+    d = gpu.device
+    return [sanitize(gpu_host(frame, gpu)), str(d.index), sanitize(d.uuid), sanitize(d.name)]
+
+
+def process_labels(frame: Frame, gpu: GPUView, pv: ProcessView) -> list[str]:
+    return [
+        *gpu_labels(frame, gpu)[:3],
+        str(pv.process.pid),
+        sanitize(process_name(pv)),
+        sanitize(process_framework(pv)),
+        sanitize(process_container(pv)),
+    ]
+
+
+def frame_families(
+    frame: Frame | None,
+    *,
+    max_processes: int = 64,
+    include_others: bool = True,
+    dcgm_names: bool = False,
+) -> list[PromMetric]:
+    """Every metric family for one frame (empty families are still declared)."""
+    info = GaugeMetricFamily("vramtop_build_info", "vramtop version.", labels=["version"])
+    info.add_metric([__version__], 1.0)
+    out: list[PromMetric] = [info]
+    if frame is None:
+        return out
+    gpu_fams = [(m, _family(m)) for m in GPU_METRICS]
+    proc_fams = [(m, _family(m)) for m in PROCESS_METRICS]
+    for gpu in frame.gpus:
+        labels = gpu_labels(frame, gpu)
+        for m, fam in gpu_fams:
+            assert m.gpu_value is not None
+            _add(fam, m, labels, m.gpu_value(frame, gpu))
+        if gpu.device.state is DeviceState.LOST:
+            continue
+        for pv in exported_processes(
+            gpu, max_processes=max_processes, include_others=include_others
+        ):
+            plabels = process_labels(frame, gpu, pv)
+            for m, fam in proc_fams:
+                assert m.process_value is not None
+                _add(fam, m, plabels, m.process_value(pv))
+    out.extend(fam for _, fam in gpu_fams)
+    out.extend(fam for _, fam in proc_fams)
+    for m in EXPORTER_METRICS:
+        fam = _family(m)
+        assert m.frame_value is not None
+        _add(fam, m, [], m.frame_value(frame))
+        out.append(fam)
+    if dcgm_names:
+        out.extend(dcgm_families(frame))
+    return out
+
+
+#: dcgm-exporter's labels (released versions spell the host label `Hostname`).
+DCGM_LABELS = ("gpu", "UUID", "device", "modelName", "Hostname")
+
+
+def dcgm_families(frame: Frame) -> list[PromMetric]:
+    """DCGM_FI_DEV_FB_{USED,FREE,RESERVED} in MiB with dcgm-exporter's labels."""
+    fams = {
+        "used": GaugeMetricFamily(
+            "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", labels=list(DCGM_LABELS)
+        ),
+        "free": GaugeMetricFamily(
+            "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", labels=list(DCGM_LABELS)
+        ),
+        "reserved": GaugeMetricFamily(
+            "DCGM_FI_DEV_FB_RESERVED",
+            "Framebuffer memory reserved (in MiB).",
+            labels=list(DCGM_LABELS),
+        ),
+    }
+    for gpu in frame.gpus:
+        d = gpu.device
+        if d.state is DeviceState.LOST:
+            continue
+        labels = [
+            str(d.index),
+            sanitize(d.uuid),
+            f"nvidia{d.index}",
+            sanitize(d.name),
+            sanitize(gpu_host(frame, gpu)),
+        ]
+        for key, value in (
+            ("used", d.used_bytes),
+            ("free", d.free_bytes),
+            ("reserved", d.reserved_bytes),
+        ):
+            if value is not None:
+                fams[key].add_metric(labels, float(value // MIB))
+    return list(fams.values())
+
+
+class FrameCollector:
+    """A prometheus_client collector reading the latest frame at scrape time."""
+
+    def __init__(
+        self,
+        latest: Callable[[], Frame | None],
+        *,
+        max_processes: int = 64,
+        include_others: bool = True,
+        dcgm_names: bool = False,
+    ) -> None:
+        self._latest = latest
+        self.max_processes = max_processes
+        self.include_others = include_others
+        self.dcgm_names = dcgm_names
+
+    def collect(self) -> Iterator[PromMetric]:
+        yield from frame_families(
+            self._latest(),
+            max_processes=self.max_processes,
+            include_others=self.include_others,
+            dcgm_names=self.dcgm_names,
+        )
+
+    def describe(self) -> Iterable[PromMetric]:
+        return []
+
+
+# --- access rules ----------------------------------------------------------------------
+
+
+def is_loopback(bind: str) -> bool:
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
+
+
+def require_token_off_loopback(bind: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without a bearer token."""
+    if not is_loopback(bind) and not token:
+        raise ExportError(
+            f"refusing to listen on {bind} without a token: set VRAMTOP_TOKEN or `token` "
+            "in ~/.config/vramtop/secrets.toml (mode 600), or bind to 127.0.0.1"
+        )
+
+
+def bearer_ok(header: str | None, token: str | None) -> bool:
+    """True when no token is configured or the Authorization header carries it.
+
+    The comparison is constant-time (hmac.compare_digest) over the bytes.
+    """
+    if not token:
+        return True
+    if not header:
+        return False
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+# --- the HTTP server -------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    app: ExporterServer
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "vramtop"
+    sys_version = ""
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        log.debug("http %s: %s", self.client_address[0], format % args)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj: object, head: bool) -> None:
+        body = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        self._send(status, body, "application/json", head)
+
+    def _serve(self, head: bool) -> None:
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        try:
+            if path == "/healthz":
+                status, obj = app.health()
+                self._json(status, obj, head)
+                return
+            if path not in ("/metrics", "/api/frame", "/"):
+                self._json(404, {"error": "not found"}, head)
+                return
+            if not bearer_ok(self.headers.get("Authorization"), app.token):
+                app.count_denied()
+                self._send(
+                    401,
+                    b'{"error":"unauthorized"}\n',
+                    "application/json",
+                    head,
+                    {"WWW-Authenticate": 'Bearer realm="vramtop"'},
+                )
+                return
+            if path == "/metrics":
+                self._send(200, app.metrics_text(), CONTENT_TYPE, head)
+            elif path == "/api/frame":
+                status, obj = app.frame_json()
+                self._json(status, obj, head)
+            else:
+                body = b"vramtop exporter: /metrics /api/frame /healthz\n"
+                self._send(200, body, "text/plain; charset=utf-8", head)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client went away")
+
+
+class ExporterServer:
+    """Serves a frame source over HTTP on a background thread.
+
+    `latest` returns the newest Frame (or None before the first sample). Call
+    `note_frame` from a frame subscriber so /healthz knows how fresh it is.
+    """
+
+    def __init__(
+        self,
+        latest: Callable[[], Frame | None],
+        *,
+        bind: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        token: str | None = None,
+        max_processes: int = 64,
+        include_others: bool = True,
+        dcgm_names: bool = False,
+        driver: str | None = None,
+        stale_after_s: float = 30.0,
+    ) -> None:
+        require_token_off_loopback(bind, token)
+        self.bind = "127.0.0.1" if bind == "localhost" else bind
+        self.requested_port = port
+        self.token = token or None
+        self.include_others = include_others
+        self.driver = driver
+        self.stale_after_s = stale_after_s
+        self._latest = latest
+        self._collector = FrameCollector(
+            latest,
+            max_processes=max_processes,
+            include_others=include_others,
+            dcgm_names=dcgm_names,
+        )
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self._collector)
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._last_frame_mono: float | None = None
+        self._denied = 0
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        cls = _Server6 if ":" in self.bind else _Server
+        try:
+            httpd = cls((self.bind, self.requested_port), _Handler)
+        except OSError as e:
+            raise ExportError(
+                f"cannot listen on {self.bind}:{self.requested_port}: {e.strerror or e}"
+            ) from None
+        httpd.app = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, name="vramtop-exporter", daemon=True
+        )
+        self._thread.start()
+        log.info("exporter listening on %s", self.url)
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            return self.requested_port
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"http://{host}:{self.port}"
+
+    def note_frame(self, _frame: Frame) -> None:
+        """Frame subscriber: remember when the last frame arrived."""
+        self._last_frame_mono = time.monotonic()
+
+    def count_denied(self) -> None:
+        with self._lock:
+            self._denied += 1
+
+    @property
+    def denied(self) -> int:
+        return self._denied
+
+    # --- endpoints ---
+
+    def metrics_text(self) -> bytes:
+        return generate_latest(self._registry)
+
+    def frame_json(self) -> tuple[int, object]:
+        frame = self._latest()
+        if frame is None:
+            return 503, {"error": "no sample yet"}
+        return 200, json_stream.snapshot_dict(
+            frame, include_others=self.include_others, driver=self.driver
+        )
+
+    def health(self) -> tuple[int, object]:
+        frame = self._latest()
+        if frame is None:
+            return 503, {"status": "starting"}
+        body: dict[str, object] = {"status": "ok", "seq": frame.seq, "source": frame.source}
+        if frame.replay is not None and frame.replay.at_end:
+            body["status"] = "finished"
+            return 200, body
+        seen = self._last_frame_mono
+        if seen is not None:
+            age = time.monotonic() - seen
+            body["age_s"] = round(age, 3)
+            if age > self.stale_after_s:
+                body["status"] = "stale"
+                return 503, body
+        return 200, body
