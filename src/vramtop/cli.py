@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from vramtop import __version__
-from vramtop.commands import inspect, live, record, replay, wrap
+from vramtop.commands import export, inspect, live, record, replay, wrap
 from vramtop.errors import VramtopError
 
-COMMANDS = (record, replay, wrap, inspect)
+COMMANDS = (record, replay, wrap, inspect, export)
 
 # `demo` is registered by the replay module.
 
