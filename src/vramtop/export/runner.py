@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from vramtop.config import Config
 from vramtop.engine import Monitor
-from vramtop.errors import ConfigError, VramtopError
+from vramtop.errors import BackendError, ConfigError, ExportError, VramtopError
+from vramtop.export import json_stream
 from vramtop.export.csv import CsvLogger
 from vramtop.export.prometheus import ExporterServer
 from vramtop.export.webhook import WebhookNotifier
@@ -79,8 +82,8 @@ def attach(
     """Start what `options` asks for and subscribe it to `monitor`.
 
     Raises ExportError (one line) when the CSV file cannot be written or the
-    port cannot be bound. With `strict=False` a secrets file that is refused
-    becomes a notice on the monitor instead of an error (the TUI).
+    port cannot be bound. With `strict=False` (the TUI) a refused secrets file
+    or a port already in use becomes a notice on the monitor instead.
     """
     need_secrets = options.webhooks or options.port is not None
     if secrets is None:
@@ -103,8 +106,16 @@ def attach(
                 driver=options.driver,
                 stale_after_s=max(30.0, 10 * config.general.refresh_rate),
             )
-            out.exporter.start()
-            out._unsubscribe.append(monitor.subscribe(out.exporter.note_frame))
+            try:
+                out.exporter.start()
+            except ExportError as e:
+                if strict:
+                    raise
+                out.exporter = None
+                monitor.add_notice(f"Exporter not started: {e}")
+                log.warning("exporter not started: %s", e)
+            else:
+                out._unsubscribe.append(monitor.subscribe(out.exporter.note_frame))
         if options.webhooks and secrets.webhook_url:
             exp = config.export
             out.webhook = WebhookNotifier(
@@ -162,4 +173,55 @@ def run_headless(
                         break
     finally:
         monitor.close()
+    return 0
+
+
+def tui_options(
+    config: Config, csv_path: str | None, *, include_others: bool, webhooks: bool
+) -> ExportOptions:
+    """The consumers a TUI or JSON stream runs: CSV if asked, the exporter if
+    `[export] prometheus_port` is set, webhooks for live sources."""
+    port = config.export.prometheus_port or None
+    return ExportOptions(
+        csv_path=csv_path,
+        port=port,
+        bind=config.export.prometheus_bind,
+        webhooks=webhooks,
+        include_others=include_others,
+    )
+
+
+def run_json_stream(
+    monitor: Monitor,
+    out: TextIO,
+    *,
+    include_others: bool,
+    on_reload: Callable[[], str | None] | None = None,
+    max_samples: int | None = None,
+) -> int:
+    """`vramtop --json-stream`: one JSON object per GPU per sample, flushed per line.
+
+    Runs the engine on this thread at the refresh rate. A closed pipe raises
+    BrokenPipeError (the CLI exits quietly); Ctrl-C raises KeyboardInterrupt.
+    """
+    next_due = time.monotonic()
+    count = 0
+    while max_samples is None or count < max_samples:
+        if on_reload is not None:
+            message = on_reload()
+            if message:
+                print(f"vramtop: {message}", file=sys.stderr, flush=True)
+        try:
+            frame = monitor.step()
+        except BackendError as e:
+            print(f"vramtop: {e.user_message()}", file=sys.stderr, flush=True)
+        else:
+            json_stream.write_frame(out, frame, include_others=include_others)
+        count += 1
+        next_due += monitor.config.general.refresh_rate
+        delay = next_due - time.monotonic()
+        if delay < 0:
+            next_due = time.monotonic()
+        elif max_samples is None or count < max_samples:
+            time.sleep(delay)
     return 0
