@@ -13,6 +13,7 @@ from vramtop.commands._common import build_monitor, load_config
 from vramtop.config import ConfigHolder
 from vramtop.errors import TraceError
 from vramtop.export import json_stream
+from vramtop.export.runner import ExportOptions, attach, tui_options
 
 NAME = "replay"
 DEMO = "demo"
@@ -63,22 +64,28 @@ def run(args: argparse.Namespace) -> int:
         raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
     tr = trace.read(args.file)
     if args.jsonl:
-        return run_jsonl(tr, holder, args.rate)
+        return run_jsonl(tr, holder, args.rate, csv_path=getattr(args, "export_csv", None))
     return run_replay_tui(tr, holder, args, speed=args.speed, loop=args.loop)
 
 
-def run_jsonl(tr: trace.Trace, holder: ConfigHolder, rate: float | None) -> int:
+def run_jsonl(
+    tr: trace.Trace, holder: ConfigHolder, rate: float | None, *, csv_path: str | None = None
+) -> int:
     cfg = holder.config
     step = 1.0 / rate if rate else cfg.general.refresh_rate
     backend = ReplayBackend(tr, step_s=step)
     monitor = build_monitor(backend, cfg, enrich=False)
     monitor.open()
+    consumers = attach(monitor, cfg, ExportOptions(csv_path=csv_path, webhooks=False))
     out = sys.stdout
-    while True:
-        frame = monitor.step()
-        json_stream.write_frame(out, frame)
-        if backend.at_end:
-            break
+    try:
+        while True:
+            frame = monitor.step()
+            json_stream.write_frame(out, frame)
+            if backend.at_end:
+                break
+    finally:
+        consumers.close()
     return 0
 
 
@@ -94,6 +101,14 @@ def run_replay_tui(
     backend = ReplayBackend(tr, step_s=cfg.general.refresh_rate * speed, loop=loop)
     monitor = build_monitor(backend, cfg, enrich=False)
     monitor.open()
-    from vramtop.ui.app import run_tui
+    # A recording sends no webhooks: its alerts are not happening now.
+    options = tui_options(
+        cfg, getattr(args, "export_csv", None), include_others=True, webhooks=False
+    )
+    consumers = attach(monitor, cfg, options, strict=False)
+    try:
+        from vramtop.ui.app import run_tui
 
-    return run_tui(monitor, holder, args)
+        return run_tui(monitor, holder, args)
+    finally:
+        consumers.close()
