@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -185,15 +186,15 @@ class Child:
 
 
 @pytest.fixture
-def children() -> list[Child]:
+def children() -> Iterator[list[Child]]:
     made: list[Child] = []
     yield made
     for child in made:
         child.kill()
 
 
-def spawn(children: list[Child], mode: str = "", **kw: object) -> Child:
-    child = Child(mode, **kw)  # type: ignore[arg-type]
+def spawn(children: list[Child], mode: str = "", *, env: dict[str, str] | None = None) -> Child:
+    child = Child(mode, env=env)
     children.append(child)
     return child
 
