@@ -21,8 +21,8 @@ MPS_CONTROL = "nvidia-cuda-mps-control"
 MPS_SERVER = "nvidia-cuda-mps-server"
 DEFAULT_PIPE_DIR = "/tmp/nvidia-mps"
 PIPE_DIR_ENV = "CUDA_MPS_PIPE_DIRECTORY"
-# /proc/<pid>/comm holds at most 15 characters.
-_COMM_LEN = 15
+# /proc/<pid>/comm holds at most 15 characters: both names start like this.
+_COMM_PREFIX = MPS_CONTROL[:15]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,6 @@ class MPSStatus:
 NO_MPS = MPSStatus()
 
 
-def _name_matches(comm: str, name: str) -> bool:
-    return comm == name[:_COMM_LEN] or comm == name
-
-
 def scan_mps(procfs: ProcFS, env: Mapping[str, str] | None = None) -> MPSStatus:
     """One pass over /proc (same-user processes only) and the MPS pipe directory."""
     env = os.environ if env is None else env
@@ -57,11 +53,14 @@ def scan_mps(procfs: ProcFS, env: Mapping[str, str] | None = None) -> MPSStatus:
         if not is_same_user(owner):
             continue
         comm = procfs.comm(pid)
-        if comm is None:
+        if comm is None or not comm.startswith(_COMM_PREFIX):
             continue
-        if _name_matches(comm, MPS_CONTROL):
+        # Both names share their first 15 characters: the command line tells them apart.
+        argv = procfs.cmdline(pid)
+        name = os.path.basename(argv[0]) if argv else comm
+        if name == MPS_CONTROL:
             control.append(pid)
-        elif _name_matches(comm, MPS_SERVER):
+        elif name == MPS_SERVER:
             server.append(pid)
     pipe_dir = env.get(PIPE_DIR_ENV) or DEFAULT_PIPE_DIR
     pipe_present = (Path(pipe_dir) / "control").exists()
