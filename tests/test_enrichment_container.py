@@ -65,7 +65,8 @@ def test_pod_without_container_scope_is_kubernetes() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "\n\n", "garbage", "0::", "1:cpu", "::::", "0::/docker/xyz", "0::/docker/" + "a" * 63]
+    "text",
+    ["", "\n\n", "garbage", "0::", "1:cpu", "::::", "0::/docker/xyz", "0::/docker/" + "a" * 63],
 )
 def test_malformed_or_foreign_is_none(text: str) -> None:
     assert c.parse_cgroup(text) is None
