@@ -305,3 +305,20 @@ def test_another_users_socket_is_ignored_and_left_alone(
     assert DeepCollector().scan() == {}
     assert fake.path.exists()
     assert stat.S_ISSOCK(os.lstat(fake.path).st_mode)
+
+
+def test_process_enricher_fills_process_info_deep(
+    fakes: list[FakeReporter], runtime: Path
+) -> None:
+    from vramtop.enrichment import ProcessEnricher
+    from vramtop.model import GPUProcess
+
+    proc = GPUProcess(pid=ME, starttime=MY_START, used_bytes=10**9)
+    enricher = ProcessEnricher(procfs=ProcFS())
+    assert enricher.enrich([proc], 0.0)[proc.identity].deep is None  # no reporter yet
+    serve(fakes, runtime, GOOD_HS + GOOD_MEM)
+    enricher = ProcessEnricher(procfs=ProcFS())
+    info = enricher.enrich([proc], 0.0)[proc.identity]
+    assert info.deep is not None
+    assert (info.deep.allocated_bytes, info.deep.reserved_bytes) == (100, 200)
+    enricher.forget([proc.identity])

@@ -21,13 +21,13 @@ import stat
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vramtop import paths
 from vramtop.errors import IPCError
-from vramtop.model import DeepStats
+from vramtop.model import DeepStats, ProcessIdentity, ProcessInfo
 from vramtop.procfs import ProcFS
 from vramtop.reporter import protocol
 from vramtop.reporter.protocol import Handshake, MemoryMessage
@@ -272,8 +272,13 @@ class DeepCollector:
         return stats
 
     def prune(self, live_pids: Collection[int]) -> None:
-        """Forget cached results of processes that are gone."""
+        """Keep cached results only for these PIDs."""
         self._cache = {p: c for p, c in self._cache.items() if p in live_pids}
+
+    def forget(self, pids: Iterable[int]) -> None:
+        """Drop cached results of these PIDs (processes that ended)."""
+        for pid in pids:
+            self._cache.pop(pid, None)
 
     def _fetch(self, pid: int, starttime: int | None) -> DeepStats | None:
         path = self._socket_for(pid)
@@ -296,3 +301,24 @@ class DeepCollector:
         if reading.handshake.framework == protocol.FRAMEWORK_NONE:
             return None  # reporter up, but no torch/CUDA yet: its zeros are not data
         return to_deep_stats(reading)
+
+
+class DeepAugmenter:
+    """Fills `ProcessInfo.deep` (the enrichment orchestrator's InfoAugmenter protocol).
+
+    The orchestrator calls it for same-user processes only; the collector adds
+    its own same-UID and identity checks.
+    """
+
+    name = "deep"
+
+    def __init__(self, collector: DeepCollector | None = None) -> None:
+        self.collector = collector or DeepCollector()
+
+    def augment(self, info: ProcessInfo, now: float) -> ProcessInfo:
+        ident = info.identity
+        deep = self.collector.stats_for(ident.pid, ident.starttime)
+        return info if deep == info.deep else replace(info, deep=deep)
+
+    def forget(self, identities: Sequence[ProcessIdentity]) -> None:
+        self.collector.forget(i.pid for i in identities)
