@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 from vramtop.enrichment import container as container_mod
 from vramtop.enrichment import framework as fw
 from vramtop.enrichment import model_files as mf
+from vramtop.enrichment.deep import DeepAugmenter
 from vramtop.enrichment.mps import NO_MPS, MPSStatus, scan_mps
 from vramtop.model import ContainerInfo, GPUProcess, ModelFile, ProcessIdentity, ProcessInfo
 from vramtop.procfs import ProcFS
@@ -118,7 +119,7 @@ class ProcessEnricher:
         local_procfs: ProcFS | None = None,
         fs_root: Path = Path("/"),
         env: Mapping[str, str] | None = None,
-        augmenters: Sequence[InfoAugmenter] = (),
+        augmenters: Sequence[InfoAugmenter] | None = None,
     ) -> None:
         """`procfs` is where NVML PIDs are resolved; by default it is chosen from
         vramtop's PID namespace (our /proc, the host's /proc mount, or none)."""
@@ -135,7 +136,9 @@ class ProcessEnricher:
             self.procfs = ProcFS(view.proc_root)
             self.resolvable = view.resolvable
         self._env = env
-        self.augmenters = tuple(augmenters)
+        # None: the defaults. Deep mode costs a stat per process per second until a
+        # process opts in (vramtop.report() / vramtop wrap).
+        self.augmenters = tuple(augmenters) if augmenters is not None else (DeepAugmenter(),)
         self._cache: dict[ProcessIdentity, _Entry] = {}
         self._ancestor_cache: dict[ProcessIdentity, tuple[fw.CommandGuess, int]] = {}
         self._mps = NO_MPS
