@@ -1,0 +1,413 @@
+"""The Textual app: a composition of screens and bindings around one sampling worker.
+
+A timer at `general.refresh_rate` starts a thread worker that polls the config
+holder (SIGHUP reloads), calls `monitor.step()` and posts a `FrameReady`. The
+UI thread only renders frames: it never calls NVML, reads /proc or analyses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+
+from vramtop import actions, paths
+from vramtop.backends.replay import ReplayBackend
+from vramtop.config import Config, ConfigHolder
+from vramtop.engine import Monitor
+from vramtop.errors import BackendError
+from vramtop.frame import Frame, ProcessView
+from vramtop.security import is_same_user
+from vramtop.ui.messages import (
+    ConfigReloaded,
+    DetailRequested,
+    FrameReady,
+    KillRequested,
+    ProcessSeries,
+    SampleFailed,
+)
+from vramtop.ui.screens.detail import DetailScreen
+from vramtop.ui.screens.help import HelpScreen
+from vramtop.ui.screens.kill import KillScreen
+from vramtop.ui.screens.main import DisplaySettings, MainScreen
+from vramtop.ui.state import THEME_MAP, PhaseLog, next_theme
+from vramtop.ui.widgets.badges import Palette, user_name
+
+log = logging.getLogger(__name__)
+
+KILL_GRACE_S = 5.0  # SPEC §8: SIGTERM, wait 5 s, then offer SIGKILL
+REPLAY_SPEEDS = {"1": 1.0, "2": 2.0, "3": 10.0, "4": 60.0}
+SEEK_S = 10.0
+
+
+class VramtopApp(App[int]):
+    """vramtop's TUI. Build it with `create_app`."""
+
+    CSS_PATH = "vramtop.tcss"
+    TITLE = "vramtop"
+    ENABLE_COMMAND_PALETTE = False
+    GLOBAL_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("t", "cycle_theme", "Theme"),
+        Binding("s", "save_svg", "Screenshot"),
+    ]
+    REPLAY_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("1", "speed('1')", "Speed x1", show=False),
+        Binding("2", "speed('2')", "Speed x2", show=False),
+        Binding("3", "speed('3')", "Speed x10", show=False),
+        Binding("4", "speed('4')", "Speed x60", show=False),
+        Binding("left", "seek(-1)", "Back 10 s", key_display="←", priority=True),
+        Binding("right", "seek(1)", "Forward 10 s", key_display="→", priority=True),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*GLOBAL_BINDINGS, *REPLAY_BINDINGS]
+
+    #: Seconds between SIGTERM and the SIGKILL offer (tests shorten it).
+    kill_grace_s: float = KILL_GRACE_S
+
+    def __init__(
+        self,
+        monitor: Monitor,
+        holder: ConfigHolder,
+        *,
+        accessible: bool = False,
+        no_kill: bool = False,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.holder = holder
+        self.config_now: Config = holder.config
+        self.accessible = accessible
+        self.no_kill = no_kill
+        self.theme_name = theme or self.config_now.display.theme
+        self.frame: Frame | None = None
+        self.phase_log = PhaseLog()
+        self.main = MainScreen()
+        self.replay: ReplayBackend | None = (
+            monitor.backend if isinstance(monitor.backend, ReplayBackend) else None
+        )
+        self.speed = (
+            self.replay.step_s / self.config_now.general.refresh_rate if self.replay else 1.0
+        )
+        self._timer: Timer | None = None
+        self._step_lock = threading.Lock()
+        self._series_target: tuple[str, str, ProcessView] | None = None
+        self._notices_seen: set[str] = set()
+        self._last_error: str | None = None
+        self._palette = Palette()
+
+    # --- properties the screens follow ---------------------------------------------------
+
+    @property
+    def plain(self) -> bool:
+        """No fact by colour alone: --accessible or NO_COLOR."""
+        return self.accessible or self.no_color
+
+    @property
+    def kill_enabled(self) -> bool:
+        return not self.no_kill and self.config_now.display.enable_kill
+
+    @property
+    def live(self) -> bool:
+        return not self.monitor.backend.virtual_clock
+
+    def settings(self) -> DisplaySettings:
+        d = self.config_now.display
+        return DisplaySettings(
+            plain=self.plain,
+            show_other_users=d.show_other_users,
+            phase_indicator=d.phase_indicator,
+            layout=d.layout,
+            pal=self._palette,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def get_default_screen(self) -> MainScreen:
+        return self.main
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.theme = THEME_MAP.get(self.theme_name, THEME_MAP["dark"])
+        self._palette = Palette.from_variables(self.get_css_variables())
+        self.main.kill_enabled = self.kill_enabled
+        self._start_timer()
+        self.main.show_frame(None, self.settings())
+        self.request_sample()
+
+    def _start_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(self.config_now.general.refresh_rate, self.request_sample)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._palette = Palette.from_variables(self.get_css_variables())
+        self._rerender()
+
+    def _rerender(self) -> None:
+        self.main.show_frame(None, self.settings())
+        self._show_detail()
+
+    # --- sampling (thread worker) --------------------------------------------------------
+
+    def request_sample(self) -> None:
+        """Take a sample now, off the UI thread (skipped while one is still running)."""
+        self._sample()
+
+    @work(thread=True, exclusive=True, group="sample", exit_on_error=False)
+    def _sample(self) -> None:
+        if not self._step_lock.acquire(blocking=False):
+            return
+        try:
+            old = self.holder.config
+            text = self.holder.poll()
+            if text is not None:
+                new = self.holder.config
+                if new is not old:
+                    self.monitor.apply_config(new)
+                self.post_message(ConfigReloaded(text, old, new))
+            try:
+                frame = self.monitor.step()
+            except BackendError as e:
+                self.post_message(SampleFailed(e.user_message()))
+                return
+            self.post_message(FrameReady(frame, self._fetch_series()))
+        except Exception:  # a worker boundary: log, tell the user, keep running
+            log.exception("sampling failed")
+            self.post_message(SampleFailed("internal error while sampling (see the log)"))
+        finally:
+            self._step_lock.release()
+
+    def _fetch_series(self) -> ProcessSeries | None:
+        """History (and age, live only) of the process whose detail screen is open."""
+        target = self._series_target
+        if target is None:
+            return None
+        key, gpu_uuid, pv = target
+        points = self.monitor.process_history(gpu_uuid, pv.identity)
+        age = actions.process_age_s(pv.identity) if self.live else None
+        return ProcessSeries(key, points, age)
+
+    @work(thread=True, group="series", exit_on_error=False)
+    def _refresh_series(self) -> None:
+        frame = self.frame
+        if frame is not None:
+            self.post_message(FrameReady(frame, self._fetch_series()))
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        frame = message.frame
+        self.frame = frame
+        self._last_error = None
+        self.phase_log.update(frame)
+        for notice in frame.notices:
+            if notice not in self._notices_seen:
+                self._notices_seen.add(notice)
+                self.notify(notice, timeout=8)
+        self.main.show_frame(frame, self.settings())
+        self._show_detail(message.series)
+
+    def _show_detail(self, series: ProcessSeries | None = None) -> None:
+        screen = self.screen
+        if isinstance(screen, DetailScreen) and self.frame is not None:
+            if series is not None:
+                screen.series = series
+            screen.show(
+                self.frame,
+                screen.series,
+                self.phase_log.entries(screen.key),
+                live=self.live,
+                plain=self.plain,
+                pal=self._palette,
+            )
+
+    def on_sample_failed(self, message: SampleFailed) -> None:
+        if message.text != self._last_error:
+            self._last_error = message.text
+            self.notify(message.text, title="Sampling failed", severity="error", timeout=8)
+
+    def on_config_reloaded(self, message: ConfigReloaded) -> None:
+        new, old = message.config, message.old
+        if new is old:
+            self.notify(message.text, severity="error", timeout=10)
+            return
+        self.notify(message.text, timeout=4)
+        self.config_now = new
+        if new.display.theme != old.display.theme:
+            self.theme_name = new.display.theme
+            self.theme = THEME_MAP[new.display.theme]
+        if new.general.refresh_rate != old.general.refresh_rate:
+            if self.replay is not None:
+                self.replay.set_step(new.general.refresh_rate * self.speed)
+            self._start_timer()
+        self.main.kill_enabled = self.kill_enabled
+        self._rerender()
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_pause", "speed", "seek"):
+            if self.replay is None:
+                return False
+            # Arrows belong to the filter box while it has the focus.
+            return not (
+                action == "seek" and self.focused is not None and self.focused.id == "filter"
+            )
+        return True
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [
+            ("Everywhere", self.GLOBAL_BINDINGS),
+            (
+                "Process list",
+                [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and b.show]
+                + [
+                    b
+                    for b in MainScreen.BINDINGS
+                    if isinstance(b, Binding) and not b.show and b.action != "kill_disabled"
+                ],
+            ),
+            ("Replay and demo", self.REPLAY_BINDINGS),
+            ("Detail screen", DetailScreen.BINDINGS),
+            ("Kill dialog", KillScreen.BINDINGS),
+        ]
+        notes = [
+            "Sort keys pressed twice reverse the order.",
+            "Kill: your own processes only; identity (PID + start time) re-checked before"
+            f" each signal; actions logged to {paths.audit_log()}.",
+            "Reload the config file: kill -HUP <vramtop's PID>.",
+        ]
+        if not self.kill_enabled:
+            notes.append("Kill is disabled (--no-kill or display.enable_kill = false).")
+        self.push_screen(HelpScreen(sections, notes))  # type: ignore[arg-type]
+
+    def action_cycle_theme(self) -> None:
+        self.theme_name = next_theme(self.theme_name)
+        self.theme = THEME_MAP[self.theme_name]
+        self.notify(f"theme: {self.theme_name}", timeout=2)
+
+    def action_save_svg(self) -> None:
+        try:
+            path = self.save_screenshot(path=str(paths.screenshot_dir()))
+        except OSError as e:
+            self.notify(f"screenshot not saved: {e.strerror or e}", severity="error")
+            return
+        self.notify(f"screenshot saved: {path}", timeout=6)
+
+    def action_toggle_pause(self) -> None:
+        if self.replay is not None:
+            self.replay.set_paused(not self.replay.paused)
+            self.request_sample()
+
+    def action_speed(self, key: str) -> None:
+        if self.replay is not None and key in REPLAY_SPEEDS:
+            self.speed = REPLAY_SPEEDS[key]
+            self.replay.set_step(self.config_now.general.refresh_rate * self.speed)
+
+    def action_seek(self, direction: int) -> None:
+        if self.replay is not None:
+            self.replay.seek_relative(SEEK_S if direction > 0 else -SEEK_S)
+            self.request_sample()
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.exit(0)
+
+    # --- requests from the main screen ---------------------------------------------------
+
+    def on_detail_requested(self, message: DetailRequested) -> None:
+        pv = message.view
+        if pv is None:
+            self.notify("no process selected", timeout=3)
+            return
+        self._series_target = (pv.key, pv.gpu_uuid, pv)
+        screen = DetailScreen(pv.key)
+
+        def closed(_: None) -> None:
+            self._series_target = None
+
+        self.push_screen(screen, callback=closed)
+        self.call_after_refresh(self._show_detail)
+        self._refresh_series()
+
+    def on_kill_requested(self, message: KillRequested) -> None:
+        pv = message.view
+        if not self.kill_enabled:
+            self.notify(
+                "kill disabled (--no-kill or display.enable_kill = false)",
+                severity="warning",
+                timeout=4,
+            )
+            return
+        if pv is None:
+            self.notify("no process selected", timeout=3)
+            return
+        if not self.live:
+            self.notify(
+                "kill is not available in replay: these processes are from a recording",
+                severity="warning",
+                timeout=5,
+            )
+            return
+        if self.frame is not None and any(
+            g.device.host for g in self.frame.gpus if g.device.uuid == pv.gpu_uuid
+        ):
+            self.notify("this process runs on another host: kill it there", severity="warning")
+            return
+        if not is_same_user(pv.process.uid):
+            reason = (
+                f"PID {pv.process.pid} belongs to {user_name(pv.process.uid)};"
+                " vramtop only signals your own processes"
+            )
+            self._audit_refusal(pv, reason)
+            self.notify(f"Refused: {reason}", severity="error", timeout=6)
+            return
+        self.push_screen(KillScreen(pv, grace_s=self.kill_grace_s), callback=self._kill_done)
+
+    @work(thread=True, group="audit", exit_on_error=False)
+    def _audit_refusal(self, pv: ProcessView, reason: str) -> None:
+        import signal
+
+        actions.refuse(pv.identity, signal.SIGTERM, reason, name=pv.process.name)
+
+    def _kill_done(self, summary: str | None) -> None:
+        if summary:
+            self.notify(summary, timeout=6)
+        self.request_sample()
+
+
+def create_app(
+    monitor: Monitor,
+    holder: ConfigHolder,
+    *,
+    accessible: bool = False,
+    no_kill: bool = False,
+    theme: str | None = None,
+) -> VramtopApp:
+    """The one app factory, used by `run_tui` and by the tests."""
+    return VramtopApp(monitor, holder, accessible=accessible, no_kill=no_kill, theme=theme)
+
+
+def run_tui(monitor: Monitor, holder: ConfigHolder, args: argparse.Namespace) -> int:
+    """Run the TUI on an opened monitor until the user quits; returns the exit code."""
+    holder.install_sighup()
+    app = create_app(
+        monitor,
+        holder,
+        accessible=bool(getattr(args, "accessible", False)),
+        no_kill=bool(getattr(args, "no_kill", False)),
+        theme=getattr(args, "theme", None),
+    )
+    try:
+        result = app.run()
+    finally:
+        monitor.close()
+    return result if isinstance(result, int) else (app.return_code or 0)

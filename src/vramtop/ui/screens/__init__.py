@@ -1,0 +1,1 @@
+"""Screens: main, detail, kill dialog, help."""

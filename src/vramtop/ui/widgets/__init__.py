@@ -1,0 +1,1 @@
+"""Widgets: GPU cards, memory bar and timeline, process table, status line, badges."""

@@ -1,0 +1,160 @@
+"""One card per GPU: memory bar, timeline, temperature, power, utilization, phase, alerts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from vramtop.frame import GPUView
+from vramtop.model import DeviceState
+from vramtop.ui.state import LayoutMode
+from vramtop.ui.widgets.badges import DEFAULT_PALETTE, Palette, gpu_alerts, phase_badge
+from vramtop.ui.widgets.memory import FREE_CHAR, RESERVED_CHAR, USED_CHAR, MemoryBar, MemoryTimeline
+from vramtop.units import fmt_bytes, fmt_percent, fmt_temp, fmt_watts
+
+
+def gpu_heading(gpu: GPUView) -> str:
+    d = gpu.device
+    head = f"GPU {d.index} · {d.name or '?'}"
+    return f"{d.host} · {head}" if d.host else head
+
+
+def _power(gpu: GPUView) -> str:
+    d = gpu.device
+    if d.power_limit_watts:
+        return f"{fmt_watts(d.power_watts)} / {fmt_watts(d.power_limit_watts)}"
+    return fmt_watts(d.power_watts)
+
+
+def _util(gpu: GPUView) -> str:
+    u = gpu.device.util_gpu_pct
+    return f"util {u if u is not None else '?'}% (device-wide)"
+
+
+def memory_label(gpu: GPUView, mode: LayoutMode, plain: bool) -> Text:
+    d = gpu.device
+    pct = fmt_percent(gpu.used_ratio)
+    if mode is LayoutMode.FULL:
+        used = f"{USED_CHAR} " if plain else ""
+        res = f"{RESERVED_CHAR} " if plain else ""
+        free = f"{FREE_CHAR} " if plain else ""
+        return Text(
+            f"{used}used {fmt_bytes(d.used_bytes)} · {res}reserved {fmt_bytes(d.reserved_bytes)}"
+            f" · {free}free {fmt_bytes(d.free_bytes)} · total {fmt_bytes(d.total_bytes)} ({pct})"
+        )
+    if mode is LayoutMode.COMPACT:
+        return Text(
+            f"{fmt_bytes(d.used_bytes)} / {fmt_bytes(d.total_bytes)} ({pct})"
+            f" · free {fmt_bytes(d.free_bytes)}"
+        )
+    return Text(f"{fmt_bytes(d.used_bytes)}/{fmt_bytes(d.total_bytes)}")
+
+
+class GPUCard(Vertical):
+    """A GPU as the layout allows: a bordered card (FULL), two lines (COMPACT), one (MINI)."""
+
+    DEFAULT_CSS = """
+    GPUCard { height: auto; padding: 0 1; }
+    GPUCard.-full { border: round $primary 60%; border-title-color: $text; }
+    GPUCard.-lost { border: round $error; }
+    GPUCard > Static { height: auto; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._last: tuple[GPUView, LayoutMode, bool, Palette] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield MemoryBar(id="bar")
+        yield MemoryTimeline(id="timeline")
+        yield Static(id="stats")
+        yield Static(id="extra")
+
+    def show(
+        self, gpu: GPUView, mode: LayoutMode, *, plain: bool, pal: Palette = DEFAULT_PALETTE
+    ) -> None:
+        state = (gpu, mode, plain, pal)
+        if state == self._last:
+            return
+        self._last = state
+        d = gpu.device
+        lost = d.state is DeviceState.LOST
+        self.set_class(mode is LayoutMode.FULL, "-full")
+        self.set_class(lost, "-lost")
+        self.border_title = gpu_heading(gpu) if mode is LayoutMode.FULL else None
+        title = self.query_one("#title", Static)
+        bar = self.query_one("#bar", MemoryBar)
+        timeline = self.query_one("#timeline", MemoryTimeline)
+        stats = self.query_one("#stats", Static)
+        extra = self.query_one("#extra", Static)
+        words = plain or mode is not LayoutMode.MINI
+        phase = phase_badge(gpu.phase.phase, words=words, pal=pal)
+        alerts = gpu_alerts(gpu, meter=mode is not LayoutMode.MINI, pal=pal)
+
+        if lost:
+            lost_text = Text(f"LOST: {d.error or 'the GPU fell off the bus'}", style=pal.alert)
+            if mode is LayoutMode.FULL:
+                title.display = False
+            else:
+                title.display = True
+                title.update(Text(gpu_heading(gpu), style="bold"))
+            bar.display = timeline.display = extra.display = False
+            stats.display = True
+            stats.update(lost_text)
+            return
+
+        bar.display = True
+        if mode is LayoutMode.FULL:
+            line = Text.assemble(("GPU phase ", "dim"), phase)
+            if alerts:
+                line.append("   ")
+                line.append_text(alerts)
+            title.display = True
+            title.update(line)
+            bar.show(d, memory_label(gpu, mode, plain))
+            timeline.display = True
+            timeline.show(
+                gpu.timeline,
+                d.total_bytes,
+                Text(f"history ({len(gpu.timeline)} samples)", style="dim"),
+            )
+            stats.display = True
+            stats.update(f"temp {fmt_temp(d.temperature_c)} · power {_power(gpu)} · {_util(gpu)}")
+        elif mode is LayoutMode.COMPACT:
+            head = Text.assemble(
+                (gpu_heading(gpu), "bold"),
+                f"  {fmt_temp(d.temperature_c)} · {fmt_watts(d.power_watts)} · {_util(gpu)} · ",
+                phase,
+            )
+            title.display = True
+            title.update(head)
+            bar.show(d, memory_label(gpu, mode, plain))
+            timeline.display = False
+            stats.display = bool(alerts)
+            stats.update(alerts)
+        else:
+            title.display = False
+            label = Text.assemble(f"GPU{d.index} ", phase, " ", memory_label(gpu, mode, plain))
+            bar.show(d, label)
+            timeline.display = False
+            stats.display = bool(alerts)
+            stats.update(alerts)
+
+        notes: list[Text] = []
+        if d.state is DeviceState.DEGRADED:
+            notes.append(Text(f"DEGRADED: {d.error or 'driver error'}", style=pal.warn))
+        if d.mig_instances and mode is not LayoutMode.MINI:
+            for mig in d.mig_instances:
+                notes.append(
+                    Text(
+                        f"MIG {mig.gpu_instance_id} {mig.name}: used {fmt_bytes(mig.used_bytes)}"
+                        f" / {fmt_bytes(mig.total_bytes)} · free {fmt_bytes(mig.free_bytes)}"
+                    )
+                )
+        elif d.mig_instances:
+            notes.append(Text(f"MIG: {len(d.mig_instances)} instances", style="dim"))
+        extra.display = bool(notes)
+        extra.update(Text("\n").join(notes))

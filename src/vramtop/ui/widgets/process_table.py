@@ -1,0 +1,188 @@
+"""The process table: one DataTable for every GPU, updated by stable row keys.
+
+Each refresh changes only what changed: rows that left are removed, new rows
+added, changed cells updated in place, and the order fixed with one sort. The
+cursor follows its row, so a 1 Hz refresh neither flickers nor loses the
+selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from vramtop.frame import ProcessView
+from vramtop.ui.state import LayoutMode, display_name
+from vramtop.ui.widgets.badges import (
+    DEFAULT_PALETTE,
+    Palette,
+    container_label,
+    framework_label,
+    is_mps,
+    phase_badge,
+    process_user,
+    verdict_badge,
+)
+from vramtop.units import fmt_bytes, fmt_percent, fmt_rate
+
+
+class KeyedText(Text):
+    """A cell that knows its row: the table sorts by a rank looked up with it."""
+
+    def __init__(self, text: str, row_key: str) -> None:
+        super().__init__(text, justify="right")
+        self.row_key = row_key
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    words: bool
+    pal: Palette
+
+
+CellFn = Callable[[ProcessView, RenderContext], Text]
+
+
+def _name(pv: ProcessView, _: RenderContext) -> Text:
+    name = display_name(pv)[:24]
+    if is_mps(pv):
+        name += " [MPS]"
+    return Text(name)
+
+
+def _right(text: str) -> Text:
+    return Text(text, justify="right")
+
+
+CELLS: dict[str, tuple[str, CellFn]] = {
+    "gpu": ("GPU", lambda pv, _: _right(str(pv.gpu_index))),
+    "pid": ("PID", lambda pv, _: KeyedText(str(pv.process.pid), pv.key)),
+    "user": ("USER", lambda pv, _: Text(process_user(pv)[:12])),
+    "name": ("NAME", _name),
+    "framework": ("FRAMEWORK", lambda pv, _: Text(framework_label(pv))),
+    "container": ("CONTAINER", lambda pv, _: Text(container_label(pv))),
+    "vram": ("VRAM", lambda pv, _: _right(fmt_bytes(pv.process.used_bytes))),
+    "share": ("SHARE", lambda pv, _: _right(fmt_percent(pv.share))),
+    "phase": ("PHASE", lambda pv, c: phase_badge(pv.phase.phase, words=c.words, pal=c.pal)),
+    "rate": ("RATE", lambda pv, _: _right(fmt_rate(pv.phase.rate_bytes_per_s))),
+    "status": ("STATUS", lambda pv, c: verdict_badge(pv.survival, c.pal)),
+}
+
+LAYOUT_COLUMNS: dict[LayoutMode, tuple[str, ...]] = {
+    LayoutMode.FULL: (
+        "gpu",
+        "pid",
+        "user",
+        "name",
+        "framework",
+        "container",
+        "vram",
+        "share",
+        "phase",
+        "rate",
+        "status",
+    ),
+    LayoutMode.COMPACT: ("gpu", "pid", "name", "vram", "share", "phase", "rate", "status"),
+    LayoutMode.MINI: ("gpu", "pid", "name", "vram", "phase", "status"),
+    LayoutMode.TOO_SMALL: ("pid", "vram"),
+}
+
+
+def columns_for(mode: LayoutMode, *, multi_gpu: bool, phase_indicator: bool) -> tuple[str, ...]:
+    """The columns of a layout; GPU only when there are several, PHASE unless switched off."""
+    cols = LAYOUT_COLUMNS[mode]
+    if not multi_gpu and mode is not LayoutMode.FULL:
+        cols = tuple(c for c in cols if c != "gpu")
+    if not phase_indicator:
+        cols = tuple(c for c in cols if c != "phase")
+    return cols
+
+
+def _signature(cell: Text) -> tuple[str, str, tuple[object, ...]]:
+    return (cell.plain, str(cell.style), tuple(cell.spans))
+
+
+class ProcessTable(DataTable[Text]):
+    """Processes of every GPU, one row per (GPU, PID, start time)."""
+
+    DEFAULT_CSS = """
+    ProcessTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", id=id, zebra_stripes=False)
+        self._columns: tuple[str, ...] = ()
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._sigs: dict[str, tuple[tuple[str, str, tuple[object, ...]], ...]] = {}
+        self._views: dict[str, ProcessView] = {}
+
+    @property
+    def selected_key(self) -> str | None:
+        """Row key (`ProcessView.key`) under the cursor, None when the table is empty."""
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+        return key
+
+    @property
+    def selected_view(self) -> ProcessView | None:
+        key = self.selected_key
+        return self._views.get(key) if key is not None else None
+
+    def row_keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def show(
+        self,
+        rows: Sequence[ProcessView],
+        *,
+        mode: LayoutMode,
+        plain: bool,
+        multi_gpu: bool,
+        phase_indicator: bool = True,
+        pal: Palette = DEFAULT_PALETTE,
+    ) -> None:
+        selected = self.selected_key
+        columns = columns_for(mode, multi_gpu=multi_gpu, phase_indicator=phase_indicator)
+        if columns != self._columns:
+            self.clear(columns=True)
+            for col in columns:
+                self.add_column(CELLS[col][0], key=col)
+            self._columns = columns
+            self._cells.clear()
+            self._sigs.clear()
+        ctx = RenderContext(words=plain or mode is LayoutMode.FULL, pal=pal)
+        wanted = [pv.key for pv in rows]
+        wanted_set = set(wanted)
+        for key in [k for k in self._cells if k not in wanted_set]:
+            self.remove_row(key)
+            del self._cells[key]
+            del self._sigs[key]
+        self._views = {pv.key: pv for pv in rows}
+        for pv in rows:
+            cells = tuple(CELLS[col][1](pv, ctx) for col in columns)
+            sigs = tuple(_signature(c) for c in cells)
+            old = self._sigs.get(pv.key)
+            if old is None:
+                self.add_row(*cells, key=pv.key)
+            else:
+                for col, new_sig, old_sig, cell in zip(columns, sigs, old, cells, strict=True):
+                    if new_sig != old_sig:
+                        self.update_cell(pv.key, col, cell, update_width=True)
+            self._cells[pv.key] = cells
+            self._sigs[pv.key] = sigs
+        if self.row_keys() != wanted:
+            rank = {k: i for i, k in enumerate(wanted)}
+            self.sort("pid", key=lambda cell: rank[cell.row_key])
+        if selected is not None and selected in self._cells:
+            index = self.get_row_index(selected)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
