@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vramtop.enrichment import container as c
+from vramtop.model import ContainerInfo
 from vramtop.procfs import ProcFS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -169,7 +170,7 @@ def test_mountinfo_podman_and_kubelet() -> None:
         "3 2 0:1 /var/lib/kubelet/pods/12345678-90ab-4cde-8f01-23456789abcd/volumes/x /x rw\n"
     )
     info = c.parse_mountinfo(text)
-    assert info == c.ContainerInfo(
+    assert info == ContainerInfo(
         c.PODMAN, cid, pod_uid="12345678-90ab-4cde-8f01-23456789abcd", source="mountinfo"
     )
     assert c.parse_mountinfo("22 27 0:21 / /proc rw - proc proc rw\n") is None
@@ -231,7 +232,7 @@ def test_detect_self_podman_marker(tmp_path: Path) -> None:
     (local / "self").symlink_to("5")
     (local / "5" / "cgroup").write_text("0::/\n")
     ctx = c.detect_self(ProcFS(local), root, env={}, host_proc="none")
-    assert ctx.container == c.ContainerInfo(c.PODMAN, "e" * 64, source="/run/.containerenv")
+    assert ctx.container == ContainerInfo(c.PODMAN, "e" * 64, source="/run/.containerenv")
     assert ctx.nvidia_visible_devices is None
     assert ctx.cdi_specs == () and ctx.nvidia_container_devices == ()
 
