@@ -235,7 +235,7 @@ def test_stale_socket_is_unlinked_and_skipped(runtime: Path) -> None:
     s.bind(str(path))
     s.close()  # bound, never listening: connect() is refused
     assert path.exists()
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(runtime).scan() == {}
     assert not path.exists()
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -253,7 +253,7 @@ def test_scan_ignores_foreign_names_and_non_sockets(
     (runtime / "notes.txt").write_text("")
     (runtime / "456.sock").write_text("a regular file, not a socket")
     (runtime / "0.sock").write_text("")
-    assert DeepCollector().scan() == {ME: fake.path}
+    assert DeepCollector(runtime).scan() == {ME: fake.path}
     assert (runtime / "456.sock").exists()  # not ours to judge: left alone
     assert DeepCollector().stats_for(456, None) is None
 
@@ -262,16 +262,16 @@ def test_loose_directory_is_not_trusted(fakes: list[FakeReporter], runtime: Path
     serve(fakes, runtime, GOOD_HS + GOOD_MEM)
     runtime.chmod(0o777)
     try:
-        assert DeepCollector().scan() == {}
+        assert DeepCollector(runtime).scan() == {}
         assert DeepCollector().stats_for(ME, MY_START) is None
     finally:
         runtime.chmod(0o700)
     assert DeepCollector().stats_for(ME, MY_START) is not None
 
 
-def test_explicit_runtime_dir(fakes: list[FakeReporter], tmp_path: Path) -> None:
+def test_explicit_runtime_dir(fakes: list[FakeReporter], tmp_path: Path, runtime: Path) -> None:
     fake = serve(fakes, tmp_path / "elsewhere", GOOD_HS + GOOD_MEM)
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(runtime).scan() == {}
     assert DeepCollector(tmp_path / "elsewhere").scan() == {ME: fake.path}
 
 
@@ -295,14 +295,14 @@ def test_another_users_socket_is_ignored_and_left_alone(
 ) -> None:
     fake = serve(fakes, runtime, GOOD_HS + GOOD_MEM)
     os.chown(fake.path, 65534, 65534)
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(runtime).scan() == {}
     assert DeepCollector().stats_for(ME, MY_START) is None
     assert fake.connections == 0
     assert fake.path.exists()
     # Stale and foreign: still not ours to remove.
     fake.close()
     fakes.remove(fake)
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(runtime).scan() == {}
     assert fake.path.exists()
     assert stat.S_ISSOCK(os.lstat(fake.path).st_mode)
 

@@ -222,6 +222,11 @@ def read_lines(path: Path, n: int, sock: socket.socket | None = None) -> list[by
     return buf.split(b"\n")[:n]
 
 
+def this_runtime_dir() -> Path:
+    """This test's runtime directory only (the default also scans the shared temp fallback)."""
+    return Path(os.environ["XDG_RUNTIME_DIR"]) / "vramtop"
+
+
 def starttime(pid: int) -> int | None:
     return ProcFS().starttime(pid)
 
@@ -367,16 +372,16 @@ def test_sigkill_leaves_a_stale_socket_that_discovery_removes(children: list[Chi
     again = spawn(children)
     again.proc.kill()
     again.proc.wait(timeout=20)
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(this_runtime_dir()).scan() == {}
     assert not again.path.exists()
 
 
 def test_scan_finds_live_reporters(children: list[Child]) -> None:
     a, b = spawn(children), spawn(children)
-    assert DeepCollector().scan() == {a.pid: a.path, b.pid: b.path}
+    assert DeepCollector(this_runtime_dir()).scan() == {a.pid: a.path, b.pid: b.path}
     a.finish()
     b.finish()
-    assert DeepCollector().scan() == {}
+    assert DeepCollector(this_runtime_dir()).scan() == {}
 
 
 def test_forked_child_does_not_remove_the_parents_socket(children: list[Child]) -> None:
