@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,11 +55,16 @@ def _start_reporter() -> None:
 class TorchImportWatcher:
     """Fires once, when `torch` is first looked up; finds its spec with the other finders."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
         if fullname != "torch" or path is not None:
             return None
         self.remove()
-        spec = None
+        spec: ModuleSpec | None = None
         for finder in list(sys.meta_path):
             find_spec = getattr(finder, "find_spec", None)
             if find_spec is None:
