@@ -322,3 +322,31 @@ def test_process_enricher_fills_process_info_deep(
     assert info.deep is not None
     assert (info.deep.allocated_bytes, info.deep.reserved_bytes) == (100, 200)
     enricher.forget([proc.identity])
+
+
+def make_stale(path: Path) -> None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()
+
+
+def test_augmenter_sweeps_stale_sockets_now_and_then(
+    fakes: list[FakeReporter], runtime: Path
+) -> None:
+    from vramtop.enrichment.deep import DeepAugmenter
+    from vramtop.model import ProcessIdentity, ProcessInfo
+
+    serve(fakes, runtime, GOOD_HS + GOOD_MEM)
+    stale = runtime / "4000001.sock"
+    make_stale(stale)
+    aug = DeepAugmenter(DeepCollector(runtime), sweep_s=60.0)
+    info = ProcessInfo(ProcessIdentity(ME, MY_START))
+    out = aug.augment(info, 100.0)
+    assert out.deep is not None and out.deep.reserved_bytes == 200
+    assert not stale.exists()  # swept on first use
+    make_stale(stale)
+    aug.augment(info, 130.0)
+    assert stale.exists()  # not before sweep_s has passed
+    aug.augment(info, 161.0)
+    assert not stale.exists()
+    aug.forget([info.identity])

@@ -312,10 +312,19 @@ class DeepAugmenter:
 
     name = "deep"
 
-    def __init__(self, collector: DeepCollector | None = None) -> None:
+    def __init__(
+        self, collector: DeepCollector | None = None, *, sweep_s: float = 60.0
+    ) -> None:
         self.collector = collector or DeepCollector()
+        self.sweep_s = sweep_s
+        self._swept_at: float | None = None
 
     def augment(self, info: ProcessInfo, now: float) -> ProcessInfo:
+        # Now and then, sweep the directories: stale sockets of processes that are not
+        # on a GPU (killed workers, crashed scripts) are removed too.
+        if self._swept_at is None or now - self._swept_at >= self.sweep_s:
+            self._swept_at = now
+            self.collector.scan()
         ident = info.identity
         deep = self.collector.stats_for(ident.pid, ident.starttime)
         return info if deep == info.deep else replace(info, deep=deep)
