@@ -12,6 +12,7 @@ secret: it is never logged, and any message that could contain it is redacted.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -65,7 +66,11 @@ def redact(text: str, url: str) -> str:
 
 def _top_processes(gpu: GPUView, n: int = 3) -> list[dict[str, Any]]:
     return [
-        {"pid": pv.process.pid, "name": sanitize(pv.process.name), "used_bytes": pv.process.used_bytes}
+        {
+            "pid": pv.process.pid,
+            "name": sanitize(pv.process.name),
+            "used_bytes": pv.process.used_bytes,
+        }
         for pv in gpu.processes[:n]
     ]
 
@@ -123,18 +128,26 @@ class EpisodeTracker:
             key = gpu.device.key
             lost = gpu.device.state is DeviceState.LOST
             if self._edge(self._lost, key, lost):
-                events.append(WebhookEvent(EventKind.GPU_LOST, event_body(EventKind.GPU_LOST, frame, gpu)))
+                events.append(
+                    WebhookEvent(EventKind.GPU_LOST, event_body(EventKind.GPU_LOST, frame, gpu))
+                )
             if lost:
                 continue  # a lost GPU keeps its OOM and temperature episodes as they were
             alert = bool(gpu.oom and gpu.oom.alert)
             was = key in self._oom
             if self._edge(self._oom, key, alert):
-                events.append(WebhookEvent(EventKind.OOM_ALERT, event_body(EventKind.OOM_ALERT, frame, gpu)))
+                events.append(
+                    WebhookEvent(EventKind.OOM_ALERT, event_body(EventKind.OOM_ALERT, frame, gpu))
+                )
             elif was and not alert:
-                events.append(WebhookEvent(EventKind.OOM_CLEAR, event_body(EventKind.OOM_CLEAR, frame, gpu)))
+                events.append(
+                    WebhookEvent(EventKind.OOM_CLEAR, event_body(EventKind.OOM_CLEAR, frame, gpu))
+                )
             if self._edge(self._temp, key, gpu.temp_warning):
                 events.append(
-                    WebhookEvent(EventKind.TEMP_WARNING, event_body(EventKind.TEMP_WARNING, frame, gpu))
+                    WebhookEvent(
+                        EventKind.TEMP_WARNING, event_body(EventKind.TEMP_WARNING, frame, gpu)
+                    )
                 )
         return events
 
@@ -221,6 +234,7 @@ class WebhookNotifier:
             except queue.Full:
                 try:
                     self._queue.get_nowait()
+                    self._queue.task_done()
                     self.dropped += 1
                     log.warning("webhook queue full: dropped the oldest event")
                 except queue.Empty:
@@ -229,10 +243,8 @@ class WebhookNotifier:
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop the sender; events still queued get `timeout_s` to go out."""
         self._stop.set()
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(timeout=timeout_s)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
@@ -277,13 +289,19 @@ class WebhookNotifier:
                 problem = f"HTTP {status}"
                 if 400 <= status < 500 and status not in (408, 429):
                     self.failed += 1
-                    log.warning("webhook: %s rejected (%s); not retrying", event.kind.value, problem)
+                    log.warning(
+                        "webhook: %s rejected (%s); not retrying", event.kind.value, problem
+                    )
                     return
             if attempt == self.retries or self._stop.is_set():
                 break
             log.info(
                 "webhook: %s failed (%s); retry %d/%d in %.1fs",
-                event.kind.value, problem, attempt + 1, self.retries, delay,
+                event.kind.value,
+                problem,
+                attempt + 1,
+                self.retries,
+                delay,
             )
             if self._stop.wait(delay * (0.8 + 0.4 * random.random())):
                 break
