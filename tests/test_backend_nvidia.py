@@ -266,6 +266,21 @@ def test_sample_reads_every_field_in_base_units() -> None:
     assert d.mig_instances == ()
 
 
+def test_pcie_throughput_read_at_most_every_interval() -> None:
+    # Each PCIe read blocks ~20 ms inside NVML (21 ms measured on an H100).
+    fake, backend, _, clock = make()
+    backend.open()
+    first = only(backend.sample())
+    for _ in range(5):
+        clock.now += 1
+        again = only(backend.sample())
+        assert again.pcie_tx_bytes_per_s == first.pcie_tx_bytes_per_s  # the last reading, kept
+    assert fake.calls["nvmlDeviceGetPcieThroughput"] == 2  # tx and rx, once
+    clock.now += 10
+    backend.sample()
+    assert fake.calls["nvmlDeviceGetPcieThroughput"] == 4
+
+
 def test_snapshot_clock() -> None:
     _, backend, _, _ = make()
     backend.open()

@@ -92,6 +92,8 @@ _MEM_V2_FALLBACK_CODES = frozenset(
 _TEMPERATURE_GPU = 0
 _CLOCK_SM = 1
 _CLOCK_MEM = 2
+#: Seconds between PCIe throughput reads (each blocks ~20 ms inside NVML).
+PCIE_INTERVAL_S = 10.0
 _PCIE_TX_BYTES = 0
 _PCIE_RX_BYTES = 1
 _MIG_ENABLE = 1
@@ -137,6 +139,8 @@ class _Device:
         "mem_v2",
         "mig_mem_v2",
         "name",
+        "pcie",
+        "pcie_at",
         "retry_at",
         "total",
         "unsupported",
@@ -156,6 +160,8 @@ class _Device:
         self.mem_v2 = True
         self.mig_mem_v2 = True
         self.unsupported: set[str] = set()
+        self.pcie: tuple[int | None, int | None] = (None, None)
+        self.pcie_at: float | None = None
 
 
 class _Identity:
@@ -201,6 +207,7 @@ class NvidiaBackend(GPUBackend):
         clock: Callable[[], float] = time.monotonic,
         retry_delays_s: Sequence[float] = UNKNOWN_RETRY_DELAYS_S,
         reacquire_interval_s: float = LOST_REACQUIRE_INTERVAL_S,
+        pcie_interval_s: float = PCIE_INTERVAL_S,
     ) -> None:
         self._nvml = nvml
         self._procfs = procfs if procfs is not None else ProcFS()
@@ -208,6 +215,7 @@ class NvidiaBackend(GPUBackend):
         self._clock = clock
         self._retry_delays = tuple(retry_delays_s)
         self._reacquire_interval = reacquire_interval_s
+        self._pcie_interval = pcie_interval_s
         self._initialized = False
         self._devices: list[_Device] = []
         self._idents: dict[tuple[int, int], _Identity] = {}
@@ -469,6 +477,21 @@ class NvidiaBackend(GPUBackend):
                 del self._idents[key]
         return MemorySnapshot(t=t, unix_time=unix_time, devices=tuple(devices))
 
+    def _read_pcie(self, dev: _Device, h: Any) -> tuple[int | None, int | None]:
+        """PCIe throughput blocks for NVML's ~20 ms measuring window per counter
+        (21 ms measured on an H100), so it is read at most every `pcie_interval_s`."""
+        if self._f_pcie is None:
+            return None, None
+        now = self._clock()
+        if dev.pcie_at is not None and now - dev.pcie_at < self._pcie_interval:
+            return dev.pcie
+        dev.pcie_at = now
+        dev.pcie = (
+            self._opt(dev, "pcie_tx", self._f_pcie, h, _PCIE_TX_BYTES),
+            self._opt(dev, "pcie_rx", self._f_pcie, h, _PCIE_RX_BYTES),
+        )
+        return dev.pcie
+
     def _problem_view(self, dev: _Device, message: str) -> GPUDevice:
         return GPUDevice(
             index=dev.index,
@@ -508,10 +531,7 @@ class NvidiaBackend(GPUBackend):
         limit_mw = opt(dev, "power_limit", self._f_power_limit, h)
         sm_clock = opt(dev, "sm_clock", self._f_clock, h, _CLOCK_SM)
         mem_clock = opt(dev, "mem_clock", self._f_clock, h, _CLOCK_MEM)
-        tx = rx = None
-        if self._f_pcie is not None:
-            tx = opt(dev, "pcie_tx", self._f_pcie, h, _PCIE_TX_BYTES)
-            rx = opt(dev, "pcie_rx", self._f_pcie, h, _PCIE_RX_BYTES)
+        tx, rx = self._read_pcie(dev, h)
         migs = self._read_mig(dev, h) if self._f_mig_mode is not None else None
         processes = self._read_processes(dev, h, migs, seen)
         note = self._note
