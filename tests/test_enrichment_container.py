@@ -56,8 +56,10 @@ def test_docker_in_docker_takes_the_innermost() -> None:
 
 
 def test_pod_without_container_scope_is_kubernetes() -> None:
-    text = "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" \
+    text = (
+        "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
         "0b5e4c1a_7f32_4c55_9a0e_3b1d2c4e5f60.slice\n"
+    )
     info = c.parse_cgroup(text)
     assert info is not None
     assert info.runtime == c.KUBERNETES
@@ -202,7 +204,7 @@ def test_detect_self_in_docker_with_host_proc_and_gpus(tmp_path: Path) -> None:
     cdi.mkdir(parents=True)
     (cdi / "nvidia.yaml").write_text(
         "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n"
-        "- name: \"0\"\n  containerEdits: {}\n- name: all\n  containerEdits: {}\n"
+        '- name: "0"\n  containerEdits: {}\n- name: all\n  containerEdits: {}\n'
     )
     (cdi / "notes.txt").write_text("ignored")
     ctx = c.detect_self(

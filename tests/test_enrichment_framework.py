@@ -22,49 +22,87 @@ PY = "/opt/venv/bin/python3.11"
             fw.VLLM,
             "python -m vllm.entrypoints.openai.api_server",
         ),
-        (["python", "-u", "-X", "faulthandler", "-m", "vllm.entrypoints.api_server"], fw.VLLM,
-         "python -m vllm.entrypoints.api_server"),
+        (
+            ["python", "-u", "-X", "faulthandler", "-m", "vllm.entrypoints.api_server"],
+            fw.VLLM,
+            "python -m vllm.entrypoints.api_server",
+        ),
         (["VLLM::EngineCore"], fw.VLLM, None),
         (["VLLM::Worker_TP1   "], fw.VLLM, None),
         # SGLang
-        ([PY, "-m", "sglang.launch_server", "--model-path", "m"], fw.SGLANG,
-         "python -m sglang.launch_server"),
+        (
+            [PY, "-m", "sglang.launch_server", "--model-path", "m"],
+            fw.SGLANG,
+            "python -m sglang.launch_server",
+        ),
         (["sglang::scheduler_TP0"], fw.SGLANG, None),
         # Ollama
         (["/usr/local/bin/ollama", "serve"], fw.OLLAMA, "ollama serve"),
-        (["/usr/local/bin/ollama", "runner", "--model", "/root/.ollama/models/blobs/sha256-x"],
-         fw.OLLAMA, "ollama runner"),
+        (
+            ["/usr/local/bin/ollama", "runner", "--model", "/root/.ollama/models/blobs/sha256-x"],
+            fw.OLLAMA,
+            "ollama runner",
+        ),
         (["/tmp/ollama123/runners/cuda_v12/ollama_llama_server", "--model", "x"], fw.OLLAMA, None),
         # TGI
         (["text-generation-launcher", "--model-id", "m"], fw.TGI, "text-generation-launcher"),
-        (["/opt/conda/bin/python", "/opt/conda/bin/text-generation-server", "serve", "m"],
-         fw.TGI, None),
+        (
+            ["/opt/conda/bin/python", "/opt/conda/bin/text-generation-server", "serve", "m"],
+            fw.TGI,
+            None,
+        ),
         # llama.cpp
         (["./build/bin/llama-server", "-m", "model.gguf", "--port", "8080"], fw.LLAMACPP, None),
-        ([PY, "-m", "llama_cpp.server", "--model", "x.gguf"], fw.LLAMACPP,
-         "python -m llama_cpp.server"),
+        (
+            [PY, "-m", "llama_cpp.server", "--model", "x.gguf"],
+            fw.LLAMACPP,
+            "python -m llama_cpp.server",
+        ),
         # launchers
         (["/opt/venv/bin/torchrun", "--nproc_per_node", "8", "train.py"], fw.PYTORCH, "torchrun"),
-        ([PY, "-m", "torch.distributed.run", "--nproc-per-node=2", "train.py"], fw.PYTORCH,
-         "torchrun"),
-        ([PY, "-m", "torch.distributed.launch", "train.py"], fw.PYTORCH,
-         "torch.distributed.launch"),
-        (["accelerate", "launch", "--num_processes", "2", "finetune.py"], None,
-         "accelerate launch"),
+        (
+            [PY, "-m", "torch.distributed.run", "--nproc-per-node=2", "train.py"],
+            fw.PYTORCH,
+            "torchrun",
+        ),
+        (
+            [PY, "-m", "torch.distributed.launch", "train.py"],
+            fw.PYTORCH,
+            "torch.distributed.launch",
+        ),
+        (
+            ["accelerate", "launch", "--num_processes", "2", "finetune.py"],
+            None,
+            "accelerate launch",
+        ),
         ([PY, "/opt/venv/bin/accelerate", "launch", "finetune.py"], None, "accelerate launch"),
-        (["deepspeed", "--num_gpus", "4", "train.py", "--deepspeed", "ds.json"], None,
-         "deepspeed"),
+        (["deepspeed", "--num_gpus", "4", "train.py", "--deepspeed", "ds.json"], None, "deepspeed"),
         ([PY, "-m", "deepspeed.launcher.runner", "train.py"], None, "deepspeed"),
         # a launcher starting a server: the server wins, the launcher stays
-        (["torchrun", "--nproc_per_node", "2", "-m", "sglang.launch_server"], fw.SGLANG,
-         "python -m sglang.launch_server"),
+        (
+            ["torchrun", "--nproc_per_node", "2", "-m", "sglang.launch_server"],
+            fw.SGLANG,
+            "python -m sglang.launch_server",
+        ),
         (["accelerate", "launch", "/opt/venv/bin/vllm", "serve", "m"], fw.VLLM, "vllm serve"),
         # wrappers in front
         (["env", "CUDA_VISIBLE_DEVICES=0", "vllm", "serve", "m"], fw.VLLM, "vllm serve"),
         (["nohup", "ollama", "serve"], fw.OLLAMA, "ollama serve"),
         (["uv", "run", "--frozen", "vllm", "serve", "m"], fw.VLLM, "vllm serve"),
-        (["conda", "run", "-n", "llm", "--no-capture-output", "python", "-m",
-          "sglang.launch_server"], fw.SGLANG, "python -m sglang.launch_server"),
+        (
+            [
+                "conda",
+                "run",
+                "-n",
+                "llm",
+                "--no-capture-output",
+                "python",
+                "-m",
+                "sglang.launch_server",
+            ],
+            fw.SGLANG,
+            "python -m sglang.launch_server",
+        ),
         # MPS
         (["nvidia-cuda-mps-server"], fw.CUDA_MPS, None),
         # nothing to say
@@ -98,13 +136,19 @@ MAPS_LINE = "7f1a30000000-7f1a30200000 r-xp 00000000 fd:01 4211 {}\n"
         ("/venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so", fw.PYTORCH),
         ("/venv/lib/python3.11/site-packages/jaxlib/xla_extension.so", fw.JAX),
         ("/venv/lib/python3.11/site-packages/jaxlib/libjax_common.so", fw.JAX),
-        ("/venv/lib/python3.11/site-packages/tensorflow/libtensorflow_framework.so.2",
-         fw.TENSORFLOW),
-        ("/venv/lib/python3.11/site-packages/tensorflow/python/_pywrap_tensorflow_internal.so",
-         fw.TENSORFLOW),
+        (
+            "/venv/lib/python3.11/site-packages/tensorflow/libtensorflow_framework.so.2",
+            fw.TENSORFLOW,
+        ),
+        (
+            "/venv/lib/python3.11/site-packages/tensorflow/python/_pywrap_tensorflow_internal.so",
+            fw.TENSORFLOW,
+        ),
         ("/venv/lib/python3.11/site-packages/llama_cpp/lib/libllama.so", fw.LLAMACPP),
-        ("/venv/lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime_providers_cuda.so",
-         fw.ONNXRUNTIME),
+        (
+            "/venv/lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime_providers_cuda.so",
+            fw.ONNXRUNTIME,
+        ),
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", None),
         ("/home/me/notlibtorch/readme.txt", None),
     ],
@@ -153,4 +197,4 @@ def test_from_cmdline_never_raises(argv: list[str]) -> None:
 
 @given(st.text(max_size=2000))
 def test_from_maps_never_raises(text: str) -> None:
-    assert fw.from_maps(text) in (None, *(f for f, _ in fw._LIBRARY_PATTERNS))
+    assert fw.from_maps(text) in (None, *(f for f, _, _ in fw._LIBRARY_PATTERNS))

@@ -112,11 +112,28 @@ def test_open_and_mapped_same_file_counted_once(tmp_path: Path, child: Spawn) ->
 
 
 def test_is_model_path() -> None:
-    for ok in ("/m/x.safetensors", "/m/X.GGUF", "/m/a.pt", "/m/a.bin", "/m/a.onnx", "/m/a.pth",
-               "/m/a.h5", "/m/a.tflite", "/m/a.safetensors (deleted)"):
+    for ok in (
+        "/m/x.safetensors",
+        "/m/X.GGUF",
+        "/m/a.pt",
+        "/m/a.bin",
+        "/m/a.onnx",
+        "/m/a.pth",
+        "/m/a.h5",
+        "/m/a.tflite",
+        "/m/a.safetensors (deleted)",
+    ):
         assert mf.is_model_path(ok), ok
-    for no in ("/m/a.txt", "socket:[12]", "pipe:[3]", "anon_inode:[eventfd]", "/dev/nvidia0",
-               "/proc/1/maps.bin", "/m/a.safetensors.lock", "/memfd:x.bin"):
+    for no in (
+        "/m/a.txt",
+        "socket:[12]",
+        "pipe:[3]",
+        "anon_inode:[eventfd]",
+        "/dev/nvidia0",
+        "/proc/1/maps.bin",
+        "/m/a.safetensors.lock",
+        "/memfd:x.bin",
+    ):
         assert not mf.is_model_path(no), no
 
 

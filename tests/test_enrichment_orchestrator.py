@@ -112,7 +112,10 @@ def test_python_m_vllm_entrypoint_and_its_worker(tmp_path: Path, spawn: Spawn) -
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     p = subprocess.Popen(
         [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", "m"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert p.stdout is not None
@@ -140,8 +143,9 @@ def test_open_and_mapped_model_files_and_weights(tmp_path: Path, spawn: Spawn) -
     for path, size in ((st_file, 300_000), (gguf, 200_000), (mapped, 100_000)):
         with path.open("wb") as fh:
             fh.truncate(size)
-    code = textwrap.dedent(
-        f"""
+    code = (
+        textwrap.dedent(
+            f"""
         import ctypes, os, sys
         libc = ctypes.CDLL(None)
         libc.mmap.restype = ctypes.c_void_p
@@ -153,7 +157,9 @@ def test_open_and_mapped_model_files_and_weights(tmp_path: Path, spawn: Spawn) -
             libc.mmap(None, os.fstat(fd).st_size, 1, 2, fd, 0)
             os.close(fd)
         """
-    ) + WAIT
+        )
+        + WAIT
+    )
     p = spawn([sys.executable, "-c", code])
     info = one(enricher(tmp_path), gpu_proc(p.pid))
     by_path = {f.path: f for f in info.model_files}
@@ -196,8 +202,21 @@ class RecordingProcFS(ProcFS):
 
     def __getattribute__(self, name: str) -> Any:
         attr = super().__getattribute__(name)
-        if name in ("uid", "stat", "cmdline", "comm", "maps", "cgroup", "environ", "fd_links",
-                    "fd_targets", "nspids", "status_field", "starttime", "identity"):
+        if name in (
+            "uid",
+            "stat",
+            "cmdline",
+            "comm",
+            "maps",
+            "cgroup",
+            "environ",
+            "fd_links",
+            "fd_targets",
+            "nspids",
+            "status_field",
+            "starttime",
+            "identity",
+        ):
             calls = super().__getattribute__("calls")
 
             def wrapped(pid: int, *a: Any, **k: Any) -> Any:
@@ -298,10 +317,13 @@ def test_maps_once_when_refresh_is_zero(tmp_path: Path, spawn: Spawn) -> None:
 def test_files_opened_later_are_picked_up(tmp_path: Path) -> None:
     weights = tmp_path / "late.safetensors"
     weights.write_bytes(b"x" * 1000)
-    code = f"import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n" \
+    code = (
+        f"import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
         f"f = open({str(weights)!r}, 'rb')\nprint('opened', flush=True)\nsys.stdin.read()\n"
-    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert p.stdout is not None and p.stdin is not None
         assert p.stdout.readline().strip() == "ready"

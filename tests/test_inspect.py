@@ -42,8 +42,10 @@ def _sitecustomize(tmp_path: Path, gpu_pids: Sequence[tuple[int, int]] | None) -
     d = tmp_path / "site"
     d.mkdir(exist_ok=True)
     if gpu_pids is None:
-        setup = "fake = fakenvml.FakeNVML()\n" \
+        setup = (
+            "fake = fakenvml.FakeNVML()\n"
             "fake.fail('nvmlInit', fakenvml.NVML_ERROR_LIBRARY_NOT_FOUND)\n"
+        )
     else:
         procs = ", ".join(f"fakenvml.FakeProc({pid}, {used})" for pid, used in gpu_pids)
         setup = f"fake = fakenvml.FakeNVML([fakenvml.FakeGPU(compute=[{procs}])])\n"
@@ -62,7 +64,11 @@ def vramtop(
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(SRC_DIR)]))
     return subprocess.run(
         [sys.executable, "-m", "vramtop", *args],
-        capture_output=True, text=True, env=env, timeout=60, **kw,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        **kw,
     )
 
 
@@ -77,7 +83,9 @@ def child(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     script.chmod(0o755)
     p = subprocess.Popen(
         [str(script), "serve", "tiny-model", "--port", "8000"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     yield p
@@ -142,7 +150,10 @@ def test_inspect_own_shell_like_dollar_dollar(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(SRC_DIR)]))
     r = subprocess.run(
         ["bash", "-c", f'{sys.executable} -m vramtop inspect $$; echo "shell=$$"'],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     shell_pid = r.stdout.strip().splitlines()[-1].removeprefix("shell=")
@@ -220,8 +231,14 @@ class Scraped:
 
     def augment(self, info: ProcessInfo, now: float) -> ProcessInfo:
         server = ServerMetrics(
-            "ollama", 11434, ok=True, kv_cache_usage=0.25, kv_capacity_tokens=8192,
-            kv_used_tokens=2048, requests_running=1, requests_waiting=0,
+            "ollama",
+            11434,
+            ok=True,
+            kv_cache_usage=0.25,
+            kv_capacity_tokens=8192,
+            kv_used_tokens=2048,
+            requests_running=1,
+            requests_waiting=0,
             models=(LoadedModel("llama3:8b", 5 << 30, 4 << 30),),
         )
         deep = DeepStats("pytorch", 0, 3 << 30, 4 << 30, 3 << 30)
@@ -238,7 +255,8 @@ def test_report_shows_server_and_deep_data(tmp_path: Path, child: subprocess.Pop
     start = ProcFS().starttime(child.pid)
     gp = GPUProcess(child.pid, start, 7 << 30, mps=True)
     snap = MemorySnapshot(
-        1.0, time.time(),
+        1.0,
+        time.time(),
         (GPUDevice(0, "GPU-a", "NVIDIA H100", 80 << 30, 10 << 30, 70 << 30, processes=(gp,)),),
     )
     r = build_report(

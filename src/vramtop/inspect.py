@@ -229,12 +229,16 @@ def render_text(r: InspectReport) -> str:
             out.append(_row("Weights", f"~{fmt_bytes(info.weights_bytes)} (estimate: model files)"))
         else:
             out.append(_row("Model files", "none seen"))
-        out.extend(_block("Server", _server_lines(info.server)) if info.server else [
-            _row("Server", "no metrics (not a scraped inference server)")
-        ])
-        out.extend(_block("Deep mode", _deep_lines(info.deep)) if info.deep else [
-            _row("Deep mode", "not reporting (run it with `vramtop wrap -- CMD`)")
-        ])
+        out.extend(
+            _block("Server", _server_lines(info.server))
+            if info.server
+            else [_row("Server", "no metrics (not a scraped inference server)")]
+        )
+        out.extend(
+            _block("Deep mode", _deep_lines(info.deep))
+            if info.deep
+            else [_row("Deep mode", "not reporting (run it with `vramtop wrap -- CMD`)")]
+        )
         for note in info.notes:
             out.append(_row("Note", note))
     ctx = r.context

@@ -155,7 +155,7 @@ class ProcFS:
 
     def fd_links(self, pid: int) -> list[tuple[str, str]]:
         """(fd number, link target) for each open file descriptor."""
-        fd_dir = self.pid_dir(pid) / "fd"
+        fd_dir = f"{self.root}/{pid}/fd/"  # plain strings: hundreds of fds per process
         try:
             names = os.listdir(fd_dir)
         except OSError:
@@ -163,7 +163,7 @@ class ProcFS:
         links = []
         for name in names:
             try:
-                links.append((name, os.readlink(fd_dir / name)))
+                links.append((name, os.readlink(fd_dir + name)))
             except OSError:
                 continue
         return links

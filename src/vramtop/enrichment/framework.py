@@ -221,22 +221,35 @@ def from_cmdline(argv: Sequence[str]) -> CommandGuess:
 
 
 # Libraries in /proc/<pid>/maps, in priority order (a process with both
-# libtorch and libtensorflow loaded is called pytorch).
-_LIBRARY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (PYTORCH, re.compile(r"/lib(?:torch|c10)(?:_[\w]+)?\.so")),
-    (JAX, re.compile(r"xla_extension|/libjax\w*\.so|/jaxlib/|/jax_plugins/")),
-    (TENSORFLOW, re.compile(r"/libtensorflow\w*\.so|_pywrap_tensorflow")),
-    (LLAMACPP, re.compile(r"/libllama\.so")),
-    (GGML, re.compile(r"/libggml\w*\.so")),
-    (ONNXRUNTIME, re.compile(r"/libonnxruntime\w*\.so|onnxruntime_pybind11_state")),
-    (TENSORRT, re.compile(r"/libnvinfer\.so")),
+# libtorch and libtensorflow loaded is called pytorch). The words are a cheap
+# substring gate before the exact pattern (maps of a PyTorch process: ~55 KB).
+_LIBRARY_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    (PYTORCH, ("libtorch", "libc10"), re.compile(r"/lib(?:torch|c10)(?:_[\w]+)?\.so")),
+    (
+        JAX,
+        ("xla_extension", "libjax", "jaxlib/", "jax_plugins/"),
+        re.compile(r"xla_extension|/libjax\w*\.so|/jaxlib/|/jax_plugins/"),
+    ),
+    (
+        TENSORFLOW,
+        ("libtensorflow", "_pywrap_tensorflow"),
+        re.compile(r"/libtensorflow\w*\.so|_pywrap_tensorflow"),
+    ),
+    (LLAMACPP, ("libllama",), re.compile(r"/libllama\.so")),
+    (GGML, ("libggml",), re.compile(r"/libggml\w*\.so")),
+    (
+        ONNXRUNTIME,
+        ("onnxruntime",),
+        re.compile(r"/libonnxruntime\w*\.so|onnxruntime_pybind11_state"),
+    ),
+    (TENSORRT, ("libnvinfer",), re.compile(r"/libnvinfer\.so")),
 )
 
 
 def from_maps(maps_text: str) -> str | None:
     """The framework library loaded in a process, from its /proc/<pid>/maps."""
-    for framework, pattern in _LIBRARY_PATTERNS:
-        if pattern.search(maps_text):
+    for framework, words, pattern in _LIBRARY_PATTERNS:
+        if any(w in maps_text for w in words) and pattern.search(maps_text):
             return framework
     return None
 

@@ -8,7 +8,7 @@ names (keyed by device and inode).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from vramtop.model import ModelFile
@@ -43,13 +43,21 @@ class MappedPath:
 def mapped_model_paths(maps_text: str) -> list[MappedPath]:
     """Model files among a process's mappings, each path once."""
     lowered = maps_text.lower()
-    if not any(ext in lowered for ext in MODEL_EXTENSIONS):
-        return []
+    # Find the few candidate lines by their extension instead of splitting ~1000 lines.
+    spans: set[tuple[int, int]] = set()
+    for ext in MODEL_EXTENSIONS:
+        i = lowered.find(ext)
+        while i >= 0:
+            start = maps_text.rfind("\n", 0, i) + 1
+            end = maps_text.find("\n", i)
+            end = len(maps_text) if end < 0 else end
+            spans.add((start, end))
+            i = lowered.find(ext, end)
     seen: set[str] = set()
     out: list[MappedPath] = []
-    for line in maps_text.splitlines():
+    for start, end in sorted(spans):
         # address perms offset dev inode pathname (the path may hold spaces)
-        parts = line.split(maxsplit=5)
+        parts = maps_text[start:end].split(maxsplit=5)
         if len(parts) < 6:
             continue
         path = parts[5]
@@ -68,15 +76,17 @@ def _display(path: str) -> str:
     return sanitize(path, max_len=1024)
 
 
-def scan_open_files(procfs: ProcFS, pid: int) -> Iterator[tuple[FileKey, ModelFile]]:
+def scan_open_files(
+    procfs: ProcFS, pid: int, known: Container[str] = ()
+) -> Iterator[tuple[FileKey, ModelFile]]:
     """Model files among the open file descriptors; sizes via the fd link itself
-    (which works across mount namespaces)."""
-    fd_dir = procfs.pid_dir(pid) / "fd"
+    (which works across mount namespaces). Paths in `known` are not stat'ed again."""
+    fd_dir = f"{procfs.root}/{pid}/fd/"
     for fd, target in procfs.fd_links(pid):
-        if not is_model_path(target):
+        if target in known or not is_model_path(target):
             continue
         try:
-            st = os.stat(fd_dir / fd)
+            st = os.stat(fd_dir + fd)
         except OSError:
             yield ("path", target), ModelFile(_display(target), None, mapped=False)
             continue
@@ -88,11 +98,11 @@ def scan_mapped_files(
 ) -> Iterator[tuple[FileKey, ModelFile]]:
     """Memory-mapped model files; sizes through /proc/<pid>/root (the process's own
     mount namespace), else the same path here when it is the same inode."""
-    root = procfs.pid_dir(pid) / "root"
+    root = f"{procfs.root}/{pid}/root/"
     for m in mapped_model_paths(maps_text):
         path = m.path[: -len(_DELETED)] if m.path.endswith(_DELETED) else m.path
         st: os.stat_result | None = None
-        for candidate in (root / path.lstrip("/"), path):
+        for candidate in (root + path.lstrip("/"), path):
             try:
                 s = os.stat(candidate)
             except OSError:
@@ -144,11 +154,13 @@ class ModelFileSet:
             changed = self.add(key, file) or changed
         return changed
 
+    def paths(self) -> frozenset[str]:
+        """Paths whose size is already known."""
+        return frozenset(f.path for f in self._files.values() if f.size_bytes is not None)
+
     def files(self) -> tuple[ModelFile, ...]:
         """Largest first."""
-        return tuple(
-            sorted(self._files.values(), key=lambda f: (-(f.size_bytes or 0), f.path))
-        )
+        return tuple(sorted(self._files.values(), key=lambda f: (-(f.size_bytes or 0), f.path)))
 
     def weights_bytes(self) -> int | None:
         """Sum of the known sizes; None when no file (or no size) is known."""

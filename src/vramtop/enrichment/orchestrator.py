@@ -140,7 +140,7 @@ class ProcessEnricher:
         # process opts in (vramtop.report() / vramtop wrap).
         self.augmenters = tuple(augmenters) if augmenters is not None else (DeepAugmenter(),)
         self._cache: dict[ProcessIdentity, _Entry] = {}
-        self._ancestor_cache: dict[ProcessIdentity, tuple[fw.CommandGuess, int]] = {}
+        self._ancestor_cache: dict[ProcessIdentity, tuple[fw.CommandGuess, ...]] = {}
         self._mps = NO_MPS
         self._mps_at: float | None = None
         self._saw_unresolvable = False
@@ -199,9 +199,7 @@ class ProcessEnricher:
         if self._mps_at is not None and now - self._mps_at < self.settings.mps_scan_s:
             return
         self._mps_at = now
-        self._mps = self._guard(
-            "mps", lambda: scan_mps(self.local_procfs, self._env), self._mps
-        )
+        self._mps = self._guard("mps", lambda: scan_mps(self.local_procfs, self._env), self._mps)
 
     def _enrich_one(self, p: GPUProcess, now: float) -> ProcessInfo:
         ident = p.identity
@@ -238,9 +236,7 @@ class ProcessEnricher:
             return (f"MPS client (MPS control daemon: pid {pids})",)
         return ("MPS client",)
 
-    def _unreadable(
-        self, p: GPUProcess, note: str, uid: int | None = None
-    ) -> _Entry:
+    def _unreadable(self, p: GPUProcess, note: str, uid: int | None = None) -> _Entry:
         uid = uid if uid is not None else p.uid
         info = ProcessInfo(
             identity=p.identity,
@@ -274,7 +270,7 @@ class ProcessEnricher:
         entry = _Entry(ProcessInfo(p.identity, uid=uid, user=user_name(uid)), readable=True)
         no_args: tuple[str, ...] = ()
         cmdline = self._guard("cmdline", lambda: procfs.cmdline(pid), no_args)
-        name = self._guard("comm", lambda: procfs.comm(pid), None) or st.comm
+        name = st.comm  # the same task name as /proc/<pid>/comm, without another read
         no_pids: tuple[int, ...] = ()
         nspid = self._guard("nspid", lambda: procfs.nspids(pid), no_pids)
         entry.cmd_guess = self._guard("framework", lambda: fw.from_cmdline(cmdline), fw.NOTHING)
@@ -332,7 +328,9 @@ class ProcessEnricher:
     def _scan_fds(self, entry: _Entry, pid: int, now: float) -> bool:
         entry.fd_at = now
         found: list[tuple[mf.FileKey, ModelFile]] = self._guard(
-            "model-files-fd", lambda: list(mf.scan_open_files(self.procfs, pid)), []
+            "model-files-fd",
+            lambda: list(mf.scan_open_files(self.procfs, pid, entry.files.paths())),
+            [],
         )
         return entry.files.update(iter(found))
 
@@ -340,26 +338,21 @@ class ProcessEnricher:
         text = self.procfs.cgroup(pid)
         return container_mod.parse_cgroup(text) if text else None
 
-    def _ancestors(self, ppid: int) -> tuple[fw.CommandGuess, ...]:
-        """Command-line guesses of the parent chain (same-user ancestors only)."""
-        out: list[fw.CommandGuess] = []
-        pid = ppid
-        for _ in range(MAX_ANCESTORS):
-            if pid <= 1:
-                break
-            uid = self.procfs.uid(pid)
-            if not is_same_user(uid):
-                break
-            st = self.procfs.stat(pid)
-            if st is None:
-                break
-            key = ProcessIdentity(pid, st.starttime)
-            cached = self._ancestor_cache.get(key)
-            if cached is None:
-                guess = fw.from_cmdline(self.procfs.cmdline(pid))
-                if len(self._ancestor_cache) >= _ANCESTOR_CACHE_MAX:
-                    self._ancestor_cache.clear()
-                cached = self._ancestor_cache[key] = (guess, st.ppid)
-            out.append(cached[0])
-            pid = cached[1]
-        return tuple(out)
+    def _ancestors(self, pid: int, depth: int = MAX_ANCESTORS) -> tuple[fw.CommandGuess, ...]:
+        """Command-line guesses of the parent chain from `pid` up (same-user ancestors
+        only; the uid check comes before any other read). Chains are cached per
+        ancestor identity: a hundred workers of one launcher cost two reads each."""
+        if depth <= 0 or pid <= 1 or not is_same_user(self.procfs.uid(pid)):
+            return ()
+        st = self.procfs.stat(pid)
+        if st is None:
+            return ()
+        key = ProcessIdentity(pid, st.starttime)
+        chain = self._ancestor_cache.get(key)
+        if chain is None:
+            own = fw.from_cmdline(self.procfs.cmdline(pid))
+            chain = (own, *self._ancestors(st.ppid, MAX_ANCESTORS - 1))
+            if len(self._ancestor_cache) >= _ANCESTOR_CACHE_MAX:
+                self._ancestor_cache.clear()
+            self._ancestor_cache[key] = chain
+        return chain[:depth]
