@@ -53,19 +53,30 @@ class VramtopApp(App[int]):
     TITLE = "vramtop"
     ENABLE_COMMAND_PALETTE = False
     GLOBAL_BINDINGS: ClassVar[list[Binding]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("t", "cycle_theme", "Theme"),
-        Binding("s", "save_svg", "Screenshot"),
+        Binding("q", "quit", "Quit", tooltip="Quit vramtop"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
+        Binding(
+            "t",
+            "cycle_theme",
+            "Theme",
+            tooltip="Next theme: dark, light, nord, catppuccin, dracula, solarized",
+        ),
+        Binding(
+            "s", "save_svg", "Screenshot", tooltip="Save an SVG screenshot in the current directory"
+        ),
     ]
     REPLAY_BINDINGS: ClassVar[list[Binding]] = [
-        Binding("space", "toggle_pause", "Pause"),
-        Binding("1", "speed('1')", "Speed x1", show=False),
-        Binding("2", "speed('2')", "Speed x2", show=False),
-        Binding("3", "speed('3')", "Speed x10", show=False),
-        Binding("4", "speed('4')", "Speed x60", show=False),
-        Binding("left", "seek(-1)", "Back 10 s", key_display="←", priority=True),
-        Binding("right", "seek(1)", "Forward 10 s", key_display="→", priority=True),
+        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the recording"),
+        Binding("1", "speed('1')", "x1", show=False, tooltip="Play at normal speed (x1)"),
+        Binding("2", "speed('2')", "x2", show=False, tooltip="Play at x2"),
+        Binding("3", "speed('3')", "x10", show=False, tooltip="Play at x10"),
+        Binding("4", "speed('4')", "x60", show=False, tooltip="Play at x60"),
+        Binding(
+            "left", "seek(-1)", "-10s", key_display="←", priority=True, tooltip="Seek back 10 s"
+        ),
+        Binding(
+            "right", "seek(1)", "+10s", key_display="→", priority=True, tooltip="Seek forward 10 s"
+        ),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [*GLOBAL_BINDINGS, *REPLAY_BINDINGS]
 
@@ -138,7 +149,7 @@ class VramtopApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.theme = THEME_MAP.get(self.theme_name, THEME_MAP["dark"])
         self._palette = Palette.from_variables(self.get_css_variables())
-        self.main.kill_enabled = self.kill_enabled
+        self.main.kill_enabled = self.kill_enabled and self.live
         self._start_timer()
         self.main.show_frame(None, self.settings())
         self.request_sample()
@@ -247,7 +258,7 @@ class VramtopApp(App[int]):
             if self.replay is not None:
                 self.replay.set_step(new.general.refresh_rate * self.speed)
             self._start_timer()
-        self.main.kill_enabled = self.kill_enabled
+        self.main.kill_enabled = self.kill_enabled and self.live
         self._rerender()
 
     # --- keys ----------------------------------------------------------------------------
@@ -340,6 +351,13 @@ class VramtopApp(App[int]):
 
     def on_kill_requested(self, message: KillRequested) -> None:
         pv = message.view
+        if not self.live:
+            self.notify(
+                "kill is not available in replay: these processes are from a recording",
+                severity="warning",
+                timeout=5,
+            )
+            return
         if not self.kill_enabled:
             self.notify(
                 "kill disabled (--no-kill or display.enable_kill = false)",
@@ -349,13 +367,6 @@ class VramtopApp(App[int]):
             return
         if pv is None:
             self.notify("no process selected", timeout=3)
-            return
-        if not self.live:
-            self.notify(
-                "kill is not available in replay: these processes are from a recording",
-                severity="warning",
-                timeout=5,
-            )
             return
         if self.frame is not None and any(
             g.device.host for g in self.frame.gpus if g.device.uuid == pv.gpu_uuid

@@ -223,7 +223,9 @@ def phase_history_text(entries: Sequence[tuple[float, Phase]], now: float, *, pa
 class DetailScreen(Screen[None]):
     """Everything about one process; the data comes in with each frame."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", tooltip="Back to the process list")
+    ]
 
     def __init__(self, key: str) -> None:
         super().__init__(id="detail")

@@ -36,7 +36,7 @@ def help_text(sections: Sequence[tuple[str, Sequence[Binding]]], notes: Sequence
         out.append(f"{title}\n", style="bold underline")
         for b in bindings:
             out.append(f"  {key_label(b.key):<10}", style="bold")
-            out.append(f"{b.description}\n")
+            out.append(f"{b.tooltip or b.description}\n")
     for note in notes:
         out.append(f"\n{note}", style="dim")
     return out

@@ -43,9 +43,9 @@ class KillScreen(ModalScreen[str | None]):
     """Confirm, signal, wait; dismissed with a one-line summary (None if nothing happened)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "confirm", "Yes"),
-        Binding("n", "cancel", "No"),
-        Binding("escape", "cancel", "Close"),
+        Binding("y", "confirm", "Yes", tooltip="Send the signal offered"),
+        Binding("n", "cancel", "No", tooltip="Do not send it"),
+        Binding("escape", "cancel", "Close", tooltip="Close the dialog"),
     ]
 
     class AgeKnown(Message):

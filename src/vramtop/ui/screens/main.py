@@ -45,15 +45,29 @@ class MainScreen(Screen[None]):
     """Everything at a glance; owns the sort order and the filter."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "detail", "Detail"),
-        Binding("k", "kill", "Kill"),
+        Binding("d", "detail", "Detail", tooltip="Everything about the selected process"),
+        Binding("k", "kill", "Kill", tooltip="Signal the selected process (SIGTERM, then SIGKILL)"),
         Binding("k", "kill_disabled", "Kill (disabled)", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("v", "sort('vram')", "Sort VRAM", show=False),
-        Binding("r", "sort('rate')", "Sort rate", show=False),
-        Binding("p", "sort('pid')", "Sort PID", show=False),
-        Binding("n", "sort('name')", "Sort name", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter by name, command line or framework",
+        ),
+        Binding(
+            "v", "sort('vram')", "Sort VRAM", show=False, tooltip="Sort by VRAM, largest first"
+        ),
+        Binding(
+            "r",
+            "sort('rate')",
+            "Sort rate",
+            show=False,
+            tooltip="Sort by growth rate, fastest first",
+        ),
+        Binding("p", "sort('pid')", "Sort PID", show=False, tooltip="Sort by PID"),
+        Binding("n", "sort('name')", "Sort name", show=False, tooltip="Sort by name"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
     ]
 
     def __init__(self) -> None:
@@ -84,6 +98,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#gpus", VerticalScroll).can_focus = False
+        self.query_one(ProcessTable).focus()
         self._apply_mode()
 
     # --- data in ------------------------------------------------------------------------

@@ -126,8 +126,11 @@ class GPUCard(Vertical):
         elif mode is LayoutMode.COMPACT:
             head = Text.assemble(
                 (gpu_heading(gpu), "bold"),
-                f"  {fmt_temp(d.temperature_c)} · {fmt_watts(d.power_watts)} · {_util(gpu)} · ",
+                " · ",
                 phase,
+                f" · {fmt_temp(d.temperature_c)} · {fmt_watts(d.power_watts)} · {_util(gpu)}",
+                no_wrap=True,
+                overflow="ellipsis",
             )
             title.display = True
             title.update(head)

@@ -67,7 +67,8 @@ class StatusBar(Static):
         arrow = "↑" if reverse else "↓"
         if sort in (SortKey.PID, SortKey.NAME):
             arrow = "↓" if reverse else "↑"
-        line.append(f"  sort {SORT_LABEL[sort]}{arrow}", style="dim")
+        if not short or sort is not SortKey.VRAM or reverse:
+            line.append(f"  sort {SORT_LABEL[sort]}{arrow}", style="dim")
         if filter_text:
             line.append(f"  filter '{filter_text}'", style=pal.info)
         if selection is not None:
