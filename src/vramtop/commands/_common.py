@@ -12,7 +12,9 @@ from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
 from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
+from vramtop.enrichment.deep import DeepAugmenter, DeepCollector
 from vramtop.errors import ConfigError
+from vramtop.procfs import ProcFS
 
 
 def load_config(args: argparse.Namespace) -> ConfigHolder:
@@ -60,7 +62,14 @@ def enrichment_settings(cfg: Config) -> EnrichmentSettings:
     )
 
 
+def build_enricher(cfg: Config, *, procfs: ProcFS | None = None) -> ProcessEnricher:
+    """/proc enrichment plus deep-mode statistics, resolving PIDs the same way."""
+    enricher = ProcessEnricher(enrichment_settings(cfg), procfs=procfs)
+    enricher.add_augmenter(DeepAugmenter(DeepCollector(procfs=enricher.procfs)))
+    return enricher
+
+
 def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:
     """The engine with enrichment for live sources (recordings carry their own facts)."""
-    enricher = ProcessEnricher(enrichment_settings(cfg)) if enrich else None
+    enricher = build_enricher(cfg) if enrich else None
     return Monitor(backend, cfg, enricher=enricher)
