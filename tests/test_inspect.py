@@ -314,3 +314,55 @@ def test_inspect_help_lists_the_command(tmp_path: Path) -> None:
     r = vramtop(tmp_path, "inspect", "--help")
     assert r.returncode == 0 and "--json" in r.stdout
     assert textwrap.dedent(r.stdout).startswith("usage: vramtop inspect")
+
+
+REPORTER = r"""
+import os, socket, sys, threading
+from pathlib import Path
+from vramtop.reporter.protocol import Handshake, MemoryMessage, encode
+d = Path(os.environ["XDG_RUNTIME_DIR"]) / "vramtop"
+d.mkdir(mode=0o700, exist_ok=True)
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(str(d / f"{os.getpid()}.sock"))
+srv.listen()
+GiB = 1 << 30
+def serve():
+    while True:
+        c, _ = srv.accept()
+        try:  # a liveness probe connects and leaves at once
+            c.sendall(encode(Handshake(1, os.getpid(), "pytorch", 0))
+                      + encode(MemoryMessage(1.0, 3 * GiB, 4 * GiB, 3 * GiB, 5 * GiB, 6 * GiB,
+                                             5 * GiB, 0, 42, 7, 0, 0)))
+        except OSError:
+            pass
+        c.close()
+threading.Thread(target=serve, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_inspect_shows_deep_mode_statistics(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(SRC_DIR))
+    p = subprocess.Popen(
+        [sys.executable, "-c", REPORTER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        r = vramtop(tmp_path, "inspect", str(p.pid), "--json")
+        assert r.returncode == 0, r.stderr
+        deep = json.loads(r.stdout)["deep"]
+        assert deep is not None
+        assert deep["framework"] == "pytorch" and deep["cuda_device"] == 0
+        assert deep["allocated"] == 3 << 30 and deep["reserved"] == 4 << 30
+        assert deep["fragmentation"] == 1 << 30
+        text = vramtop(tmp_path, "inspect", str(p.pid)).stdout
+        assert "Deep mode     pytorch, CUDA device 0" in text
+    finally:
+        assert p.stdin is not None
+        p.stdin.close()
+        p.wait(timeout=10)

@@ -7,8 +7,7 @@ import json
 import sys
 import time
 
-from vramtop.commands._common import enrichment_settings, live_backend, load_config
-from vramtop.enrichment import ProcessEnricher
+from vramtop.commands._common import build_enricher, live_backend, load_config
 from vramtop.errors import BackendError, NoGPUError, VramtopError
 from vramtop.inspect import build_report, render_text, report_dict
 from vramtop.model import MemorySnapshot
@@ -70,24 +69,27 @@ def gpu_sample() -> tuple[MemorySnapshot | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     pid = parse_pid(args.pid)
     cfg = load_config(args).config
-    settings = enrichment_settings(cfg)
-    enricher = ProcessEnricher(settings)
+    enricher = build_enricher(cfg)
     snapshot: MemorySnapshot | None
     if enricher.resolvable:
         snapshot, gpu_status = gpu_sample()
     else:
         # NVML's host PIDs cannot be matched to the PID the user gave: show this
         # namespace's /proc facts and say why the GPU part is missing.
-        enricher = ProcessEnricher(settings, procfs=ProcFS())
+        enricher.close()
+        enricher = build_enricher(cfg, procfs=ProcFS())
         snapshot, gpu_status = None, UNMATCHABLE
-    report = build_report(
-        pid,
-        enricher=enricher,
-        snapshot=snapshot,
-        gpu_status=gpu_status,
-        now_unix=time.time(),
-        now=time.monotonic(),
-    )
+    try:
+        report = build_report(
+            pid,
+            enricher=enricher,
+            snapshot=snapshot,
+            gpu_status=gpu_status,
+            now_unix=time.time(),
+            now=time.monotonic(),
+        )
+    finally:
+        enricher.close()
     if args.json:
         sys.stdout.write(json.dumps(report_dict(report), indent=2) + "\n")
     else:

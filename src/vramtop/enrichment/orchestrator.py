@@ -173,6 +173,17 @@ class ProcessEnricher:
             return (container_mod.UNRESOLVABLE_NOTICE,)
         return ()
 
+    def add_augmenter(self, augmenter: InfoAugmenter) -> None:
+        """Add one (scraper, deep mode); they run in order, after the /proc enrichers."""
+        self.augmenters = (*self.augmenters, augmenter)
+
+    def close(self) -> None:
+        """Release what augmenters hold: each one's optional `close()`."""
+        for aug in self.augmenters:
+            close = getattr(aug, "close", None)
+            if callable(close):
+                self._guard(f"{aug.name}.close", close, None)
+
     # --- one-off questions (vramtop inspect) -------------------------------------------
 
     def describe(self, process: GPUProcess, now: float) -> ProcessInfo:
