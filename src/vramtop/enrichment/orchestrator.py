@@ -210,7 +210,9 @@ class ProcessEnricher:
         if self._mps_at is not None and now - self._mps_at < self.settings.mps_scan_s:
             return
         self._mps_at = now
-        self._mps = self._guard("mps", lambda: scan_mps(self.local_procfs, self._env), self._mps)
+        # The daemon lives where the GPU processes do (the host's /proc when mounted).
+        root = self.procfs if self.resolvable else self.local_procfs
+        self._mps = self._guard("mps", lambda: scan_mps(root, self._env), self._mps)
 
     def _enrich_one(self, p: GPUProcess, now: float) -> ProcessInfo:
         ident = p.identity
