@@ -88,6 +88,16 @@ class OOMPredictionConfig(_Section):
     min_rate_mb_per_sec: float = Field(
         1.0, ge=0, le=1_000_000, description="No prediction below this growth rate (MB/s)."
     )
+    leak_prior: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description=(
+            "Prior share of memory-growth episodes that are leaks rather than bounded "
+            "allocations (model loads, pre-allocation). Higher warns earlier on an emptier GPU, "
+            "and more often during big loads."
+        ),
+    )
 
 
 class EnrichmentConfig(_Section):
