@@ -66,6 +66,7 @@ def oom_settings(config: Config) -> OOMSettings:
         min_rate_bytes_per_s=config.oom_prediction.min_rate_mb_per_sec * MB,
         warning_seconds=config.alerts.oom_warning_seconds,
         min_confidence=config.alerts.oom_min_confidence,
+        leak_prior=config.oom_prediction.leak_prior,
     )
 
 
