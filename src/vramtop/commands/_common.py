@@ -12,7 +12,6 @@ from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
 from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
-from vramtop.enrichment.deep import DeepAugmenter, DeepCollector
 from vramtop.errors import ConfigError
 from vramtop.procfs import ProcFS
 
@@ -63,10 +62,8 @@ def enrichment_settings(cfg: Config) -> EnrichmentSettings:
 
 
 def build_enricher(cfg: Config, *, procfs: ProcFS | None = None) -> ProcessEnricher:
-    """/proc enrichment plus deep-mode statistics, resolving PIDs the same way."""
-    enricher = ProcessEnricher(enrichment_settings(cfg), procfs=procfs)
-    enricher.add_augmenter(DeepAugmenter(DeepCollector(procfs=enricher.procfs)))
-    return enricher
+    """/proc enrichment with its default augmenters (deep mode)."""
+    return ProcessEnricher(enrichment_settings(cfg), procfs=procfs)
 
 
 def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:

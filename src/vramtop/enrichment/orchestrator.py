@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 from vramtop.enrichment import container as container_mod
 from vramtop.enrichment import framework as fw
 from vramtop.enrichment import model_files as mf
-from vramtop.enrichment.deep import DeepAugmenter
+from vramtop.enrichment.deep import DeepAugmenter, DeepCollector
 from vramtop.enrichment.mps import NO_MPS, MPSStatus, scan_mps
 from vramtop.model import ContainerInfo, GPUProcess, ModelFile, ProcessIdentity, ProcessInfo
 from vramtop.procfs import ProcFS
@@ -138,7 +138,11 @@ class ProcessEnricher:
         self._env = env
         # None: the defaults. Deep mode costs a stat per process per second until a
         # process opts in (vramtop.report() / vramtop wrap).
-        self.augmenters = tuple(augmenters) if augmenters is not None else (DeepAugmenter(),)
+        self.augmenters: tuple[InfoAugmenter, ...] = (
+            tuple(augmenters)
+            if augmenters is not None
+            else (DeepAugmenter(DeepCollector(procfs=self.procfs)),)
+        )
         self._cache: dict[ProcessIdentity, _Entry] = {}
         self._ancestor_cache: dict[ProcessIdentity, tuple[fw.CommandGuess, ...]] = {}
         self._mps = NO_MPS
