@@ -4,7 +4,8 @@ Starts N real child processes (default 100): each has a .safetensors and a
 .gguf file open and a .bin file memory-mapped (fd closed, as safetensors does);
 `--torch K` of them also import torch, so their /proc/<pid>/maps is the size of
 a real PyTorch process's. Then it measures ProcessEnricher.enrich() over all of
-them:
+them, with its default augmenter (deep-mode socket look-ups, once a second per
+process) on the simulated clock:
 
 - first sample: a fresh enricher (every identity read in full), median of
   `--first-reps` fresh enrichers;
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
+from vramtop.enrichment.deep import DeepAugmenter, DeepCollector
 from vramtop.model import GPUProcess
 from vramtop.procfs import ProcFS
 
@@ -103,10 +105,18 @@ def pct(values: list[float], q: float) -> float:
 
 def measure(gpu_procs: list[GPUProcess], first_reps: int, samples: int) -> dict[str, Any]:
     settings = EnrichmentSettings(host_proc="none")
+    clock = {"now": 0.0}
+
+    def fresh() -> ProcessEnricher:
+        # The default augmenters (deep mode), on the simulated clock so that their
+        # once-a-second re-checks happen in the steady state as they would live.
+        deep = DeepAugmenter(DeepCollector(procfs=ProcFS(), clock=lambda: clock["now"]))
+        return ProcessEnricher(settings, augmenters=[deep])
+
     first_ms = []
-    enricher = ProcessEnricher(settings)
+    enricher = fresh()
     for _ in range(first_reps):
-        enricher = ProcessEnricher(settings)
+        enricher = fresh()
         t0 = time.perf_counter()
         infos = enricher.enrich(gpu_procs, 0.0)
         first_ms.append((time.perf_counter() - t0) * 1e3)
@@ -121,7 +131,7 @@ def measure(gpu_procs: list[GPUProcess], first_reps: int, samples: int) -> dict[
     fd_refresh: list[float] = []
     maps_refresh: list[float] = []
     for k in range(1, samples + 1):
-        now = float(k)
+        now = clock["now"] = float(k)
         t0 = time.perf_counter()
         enricher.enrich(gpu_procs, now)
         ms = (time.perf_counter() - t0) * 1e3
