@@ -20,7 +20,7 @@ import logging
 import pwd
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -70,7 +70,9 @@ class EnrichmentSettings:
     host_proc: str = "auto"
 
 
+@lru_cache(maxsize=256)
 def user_name(uid: int | None) -> str | None:
+    """The user name of a uid (cached: NSS look-ups can go over the network)."""
     if uid is None:
         return None
     try:
@@ -284,7 +286,8 @@ class ProcessEnricher:
         if p.starttime is not None and st.starttime != p.starttime:
             return self._unreadable(p, NOTE_RECYCLED, uid)
 
-        entry = _Entry(ProcessInfo(p.identity, uid=uid, user=user_name(uid)), readable=True)
+        user = user_name(uid)
+        entry = _Entry(ProcessInfo(p.identity, uid=uid, user=user), readable=True)
         no_args: tuple[str, ...] = ()
         cmdline = self._guard("cmdline", lambda: procfs.cmdline(pid), no_args)
         name = st.comm  # the same task name as /proc/<pid>/comm, without another read
@@ -301,7 +304,7 @@ class ProcessEnricher:
         base = ProcessInfo(
             identity=p.identity,
             readable=True,
-            user=user_name(uid),
+            user=user,
             name=sanitize(name) if name else None,
             cmdline=tuple(sanitize(a) for a in cmdline[:_MAX_ARGS]),
             container=entry.container,
