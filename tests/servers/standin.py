@@ -47,8 +47,11 @@ def route_file(base: Path, path: str) -> tuple[int, bytes, str] | None:
     name = path.split("?", 1)[0].strip("/").replace("/", "_") or "index"
     status_file = base / f"{name}.status"
     status = int(status_file.read_text().strip()) if status_file.exists() else 200
-    for ext, ctype in ((".txt", "text/plain; version=0.0.4; charset=utf-8"),
-                       (".json", "application/json"), (".html", "text/html")):
+    for ext, ctype in (
+        (".txt", "text/plain; version=0.0.4; charset=utf-8"),
+        (".json", "application/json"),
+        (".html", "text/html"),
+    ):
         f = base / f"{name}{ext}"
         if f.exists():
             return status, f.read_bytes(), ctype
@@ -84,6 +87,26 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if b == "hang":
                 time.sleep(30)
+                return
+            if b == "close":  # accept, read the request, answer nothing
+                return
+            if b == "garbage":
+                self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\nnot http at all")
+                return
+            if b in ("chunked", "truncated"):
+                found = route_file(self.base, self.path)
+                payload = found[1] if found else b""
+                if b == "chunked":
+                    head = (
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                        b"Connection: close\r\n\r\n"
+                    )
+                    parts = [payload[i : i + 700] for i in range(0, len(payload), 700)]
+                    chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in parts)
+                    self.wfile.write(head + chunks + b"0\r\n\r\n")
+                else:
+                    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(payload) + 500)
+                    self.wfile.write(head + payload)
                 return
             if b == "slow-headers":
                 for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
@@ -138,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", help="serve bodies from this directory instead of the fixtures")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--host", default="127.0.0.1", help="127.0.0.1, ::1, 0.0.0.0 or ::")
-    ap.add_argument("--behavior", default="normal",
-                    help="normal | redirect:PORT | drip | huge | huge-length | hang | slow-headers")
+    ap.add_argument(
+        "--behavior",
+        default="normal",
+        help="normal | redirect:PORT | drip | huge | huge-length | hang | slow-headers"
+        " | close | garbage | chunked | truncated",
+    )
     ap.add_argument("--log", help="append one line per request to this file")
     ap.add_argument("--child", help="start a child process with this argv[0]")
     ap.add_argument("--child-listen", action="store_true", help="the child listens on a port too")
@@ -150,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_disguise and os.path.basename(sys.orig_argv[0]) != DISGUISE[args.kind]:
         os.execv(exe, [DISGUISE[args.kind], os.path.abspath(__file__), *sys.argv[1:]])
 
-    base = Path(args.dir) if args.dir else FIXTURES / (
-        args.kind + (f"-{args.variant}" if args.variant else ""))
+    base = (
+        Path(args.dir)
+        if args.dir
+        else FIXTURES / (args.kind + (f"-{args.variant}" if args.variant else ""))
+    )
     Handler.base = base
     Handler.behavior = args.behavior
     Handler.log_file = args.log
@@ -160,10 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     child = None
     if args.child:
         mode = "listen" if args.child_listen else "idle"
-        child = subprocess.Popen([args.child, "-c", CHILD_CODE, str(os.getpid()), mode],
-                                 executable=exe)
-    ready = {"pid": os.getpid(), "port": httpd.server_address[1],
-             "child_pid": child.pid if child else None}
+        child = subprocess.Popen(
+            [args.child, "-c", CHILD_CODE, str(os.getpid()), mode], executable=exe
+        )
+    ready = {
+        "pid": os.getpid(),
+        "port": httpd.server_address[1],
+        "child_pid": child.pid if child else None,
+    }
     print(json.dumps(ready), flush=True)
     try:
         httpd.serve_forever(poll_interval=0.1)

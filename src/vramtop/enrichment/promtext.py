@@ -176,8 +176,8 @@ def parse(text: str, *, strict: bool = False) -> Exposition:
     samples: list[Sample] = []
     types: list[tuple[str, str]] = []
     skipped = 0
-    for raw in text.splitlines():
-        line = raw.strip()
+    for raw in text.split("\n"):  # only \n ends a line: a raw \r may sit in a label value
+        line = raw.strip(" \t\r")
         if not line:
             continue
         if line.startswith("#"):

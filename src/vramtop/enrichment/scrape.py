@@ -35,7 +35,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from vramtop.config import ScrapingConfig
@@ -56,7 +56,7 @@ from vramtop.enrichment.servers.ollama import OllamaAdapter
 from vramtop.enrichment.servers.sglang import SglangAdapter
 from vramtop.enrichment.servers.vllm import VllmAdapter
 from vramtop.errors import ScrapeError, ScrapeRefusedError
-from vramtop.model import ProcessIdentity, ServerMetrics
+from vramtop.model import ProcessIdentity, ProcessInfo, ServerMetrics
 from vramtop.procfs import ProcFS
 from vramtop.security import current_uid, sanitize
 
@@ -572,6 +572,23 @@ class ServerScraper:
             st = self._pids.get(ident)
             return self._result(st) if st is not None else None
 
+    def forget(self, identities: Iterable[ProcessIdentity]) -> None:
+        """Drop what is kept for processes that ended (their servers go at the next prune)."""
+        with self._lock:
+            for ident in identities:
+                self._pids.pop(ident, None)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no scrape is queued or running; False on timeout (tests, one-shot use)."""
+
+        def idle() -> bool:
+            return not any(s.queued for s in self._pids.values()) and not any(
+                o.pending for o in self._owners.values()
+            )
+
+        with self._changed:
+            return self._changed.wait_for(idle, timeout=timeout_s)
+
     def close(self) -> None:
         """Stop the workers (waits at most about one request timeout)."""
         with self._lock:
@@ -692,6 +709,8 @@ class ServerScraper:
         res = resolve(self._procfs, ident.pid, framework, allowed)
         with self._lock:
             st.resolution = res
+            if res.kind is None:  # asked again only when the framework hint changes
+                st.next_resolve = float("inf")
             if res.target is None:
                 return None
             own = self._owners.get(res.target.owner)
@@ -766,3 +785,37 @@ class ServerScraper:
             raise RateLimited(endpoint.url(path))
         verify_owner(self._procfs, target.owner, endpoint)  # 2
         return fetch(endpoint, path, timeout_s=settings.timeout_ms / 1000)  # 4, 5
+
+
+class ServerAugmenter:
+    """Puts scraped server metrics into ProcessInfo.server: the orchestrator's
+    InfoAugmenter. `wait_s` > 0 waits that long for a first answer (one-shot
+    commands such as `vramtop inspect`); the live loop never waits."""
+
+    name = "scrape"
+
+    def __init__(self, scraper: ServerScraper, *, wait_s: float = 0.0) -> None:
+        self.scraper = scraper
+        self.wait_s = wait_s
+
+    def augment(self, info: ProcessInfo, now: float) -> ProcessInfo:
+        if normalize_kind(info.framework) is None:
+            return info
+        pid = info.identity.pid
+        if self.wait_s > 0:
+            metrics = self.scraper.scrape_wait(pid, info.framework, self.wait_s)
+        else:
+            metrics = self.scraper.scrape(pid, info.framework)
+        return info if metrics is None else dataclasses.replace(info, server=metrics)
+
+    def forget(self, identities: Sequence[ProcessIdentity]) -> None:
+        self.scraper.forget(identities)
+
+
+def server_augmenter(
+    settings: ScrapingConfig, procfs: ProcFS | None = None, *, one_shot: bool = False
+) -> ServerAugmenter:
+    """The augmenter the CLI adds to the ProcessEnricher (`procfs`: the enricher's,
+    so host PIDs resolve the same way). One-shot waits for up to three requests."""
+    wait = 3 * settings.timeout_ms / 1000 + 1.0 if one_shot else 0.0
+    return ServerAugmenter(ServerScraper(settings, procfs), wait_s=wait)
