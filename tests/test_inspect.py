@@ -3,6 +3,7 @@ faked at the pynvml boundary (tests/fakenvml.py via sitecustomize)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pwd
@@ -366,3 +367,53 @@ def test_inspect_shows_deep_mode_statistics(tmp_path: Path) -> None:
         assert p.stdin is not None
         p.stdin.close()
         p.wait(timeout=10)
+
+
+CUDA_CHILD = r"""
+import sys, torch
+x = torch.empty(256 * 1024 * 1024, dtype=torch.uint8, device="cuda")
+torch.save({"w": torch.zeros(1024)}, sys.argv[1])
+f = open(sys.argv[1], "rb")
+torch.cuda.synchronize()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.gpu
+def test_inspect_real_gpu_process(tmp_path: Path) -> None:
+    """On a real NVIDIA GPU: a PyTorch process holding 256 MiB is seen by NVML and
+    described from /proc (framework from its maps, its open .pt file)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    weights = tmp_path / "w.pt"
+    p = subprocess.Popen(
+        [sys.executable, "-c", CUDA_CHILD, str(weights)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None
+        if p.stdout.readline().strip() != "ready":
+            pytest.skip("torch could not allocate on CUDA")
+        env = dict(os.environ, PYTHONPATH=str(SRC_DIR))
+        r = subprocess.run(
+            [sys.executable, "-m", "vramtop", "inspect", str(p.pid), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        assert d["gpu_status"] is None
+        assert d["gpus"], "NVML does not list the process"
+        used = sum(g["used"] or 0 for g in d["gpus"])
+        assert used >= 256 * 1024 * 1024
+        assert d["framework"] == "pytorch"
+        assert str(weights) in [f["path"] for f in d["model_files"]]
+    finally:
+        assert p.stdin is not None
+        p.stdin.close()
+        p.wait(timeout=30)
