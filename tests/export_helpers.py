@@ -89,9 +89,7 @@ def gpu(
         error="GPU is lost" if state is DeviceState.LOST else None,
         host=host,
     )
-    oom = (
-        OOMPrediction(60.0, 120.0, 0.8, 2e8, 1e8, alert=True) if oom_alert else None
-    )
+    oom = OOMPrediction(60.0, 120.0, 0.8, 2e8, 1e8, alert=True) if oom_alert else None
     return GPUView(
         device=dev,
         phase=PhaseState(Phase.GROWING if oom_alert else Phase.STABLE, 5, 0.0, 0.5),

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from export_helpers import GiB, TRACES, frame, gpu, proc
 
+from export_helpers import TRACES, GiB, frame, gpu, proc
 from vramtop.errors import ExportError
 from vramtop.export.csv import CsvLogger
 from vramtop.metrics import CSV_COLUMNS
@@ -131,8 +131,16 @@ def test_spreadsheet_formulas_are_neutralized(tmp_path: Path) -> None:
 def test_cli_replay_jsonl_writes_csv(tmp_path: Path) -> None:
     out = tmp_path / "replay.csv"
     res = subprocess.run(
-        [sys.executable, "-m", "vramtop", "replay", str(TRACES / "linear_leak_150.jsonl"),
-         "--jsonl", "--export-csv", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "vramtop",
+            "replay",
+            str(TRACES / "linear_leak_150.jsonl"),
+            "--jsonl",
+            "--export-csv",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -147,8 +155,16 @@ def test_cli_replay_jsonl_writes_csv(tmp_path: Path) -> None:
 
 def test_cli_unwritable_csv_is_one_line(tmp_path: Path) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "vramtop", "replay", str(TRACES / "staircase.jsonl"),
-         "--jsonl", "--export-csv", str(tmp_path / "no" / "such" / "dir.csv")],
+        [
+            sys.executable,
+            "-m",
+            "vramtop",
+            "replay",
+            str(TRACES / "staircase.jsonl"),
+            "--jsonl",
+            "--export-csv",
+            str(tmp_path / "no" / "such" / "dir.csv"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -12,11 +12,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from export_helpers import GiB, TRACES, exporter, frame, gpu, proc
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
+from export_helpers import TRACES, GiB, exporter, frame, gpu, proc
 from vramtop import trace
 from vramtop.backends.remote import parse_frame
 from vramtop.backends.replay import ReplayBackend
@@ -59,7 +59,12 @@ def test_text_parses_and_has_types_and_help() -> None:
     assert "# TYPE vramtop_sample_errors_total counter" in text
     s = samples(text)
     [(labels, value)] = s["vramtop_gpu_memory_used_bytes"]
-    assert labels == {"hostname": "node1", "gpu": "0", "uuid": "GPU-0", "name": "NVIDIA H100 80GB HBM3"}
+    assert labels == {
+        "hostname": "node1",
+        "gpu": "0",
+        "uuid": "GPU-0",
+        "name": "NVIDIA H100 80GB HBM3",
+    }
     assert value == 10 * GiB
     assert s["vramtop_oom_alert"][0][1] == 1.0
     assert s["vramtop_oom_eta_low_seconds"][0][1] == 60.0
@@ -316,8 +321,18 @@ def test_token_required_off_loopback(replay_monitor: Monitor) -> None:
 
 def test_cli_refuses_off_loopback_without_token() -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "vramtop", "export", "--bind", "0.0.0.0", "--port", "0",
-         "--replay", str(TRACES / "staircase.jsonl")],
+        [
+            sys.executable,
+            "-m",
+            "vramtop",
+            "export",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--replay",
+            str(TRACES / "staircase.jsonl"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -343,8 +358,16 @@ def test_cli_port_in_use_is_one_line() -> None:
         s.listen()
         port = s.getsockname()[1]
         res = subprocess.run(
-            [sys.executable, "-m", "vramtop", "export", "--port", str(port),
-             "--replay", str(TRACES / "staircase.jsonl")],
+            [
+                sys.executable,
+                "-m",
+                "vramtop",
+                "export",
+                "--port",
+                str(port),
+                "--replay",
+                str(TRACES / "staircase.jsonl"),
+            ],
             capture_output=True,
             text=True,
             timeout=60,

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from export_helpers import TRACES
 
+from export_helpers import TRACES
 from vramtop import paths
 from vramtop.errors import ConfigError
 from vramtop.secrets import Secrets, load_secrets
@@ -77,8 +77,16 @@ def test_repr_hides_values() -> None:
 def test_export_refuses_an_open_secrets_file(tmp_path: Path) -> None:
     write(paths.secrets_file(), f'token = "{TOKEN}"\n', 0o644)
     res = subprocess.run(
-        [sys.executable, "-m", "vramtop", "export", "--port", "0",
-         "--replay", str(TRACES / "staircase.jsonl")],
+        [
+            sys.executable,
+            "-m",
+            "vramtop",
+            "export",
+            "--port",
+            "0",
+            "--replay",
+            str(TRACES / "staircase.jsonl"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

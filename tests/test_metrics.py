@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from export_helpers import GiB, frame, gpu, proc
 
+from export_helpers import GiB, frame, gpu, proc
 from vramtop import metrics
 from vramtop.metrics import (
     CSV_COLUMNS,
@@ -69,9 +69,7 @@ def test_labels_carry_identity_and_state_sets_add_their_label() -> None:
     used = next(m for m in GPU_METRICS if m.name == "vramtop_gpu_memory_used_bytes")
     assert used.labels == ("hostname", "gpu", "uuid", "name")
     pmem = next(m for m in PROCESS_METRICS if m.name == "vramtop_process_gpu_memory_used_bytes")
-    assert {"hostname", "gpu", "uuid", "pid", "name", "framework", "container"} == set(
-        pmem.labels
-    )
+    assert {"hostname", "gpu", "uuid", "pid", "name", "framework", "container"} == set(pmem.labels)
     phase = next(m for m in GPU_METRICS if m.name == "vramtop_gpu_phase")
     assert phase.labels[-1] == "phase"
     assert phase.states == tuple(p.value for p in Phase)

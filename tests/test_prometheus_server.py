@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from export_helpers import TRACES, exporter, wait_for
 
+from export_helpers import TRACES, exporter, wait_for
 from vramtop.metrics import METRICS
 
 ROOT = Path(__file__).parent.parent
@@ -155,9 +155,12 @@ def test_prometheus_scrapes_the_exporter_during_an_oom_recording(
 ) -> None:
     prom, port = prometheus
     args = [
-        "--port", str(port),
-        "--replay", str(TRACES / "linear_leak_150.jsonl"),
-        "--speed", "8",
+        "--port",
+        str(port),
+        "--replay",
+        str(TRACES / "linear_leak_150.jsonl"),
+        "--speed",
+        "8",
     ]
     with exporter(args) as exp:
         used = wait_for(lambda: prom.query("vramtop_gpu_memory_used_bytes > 0"), timeout=30)
@@ -249,7 +252,10 @@ tests:
           - exp_labels: {{severity: critical, hostname: n1, gpu: "0", uuid: GPU-a, name: H100}}
             exp_annotations:
               summary: "GPU 0 on n1 is predicted to run out of memory"
-              description: "vramtop predicts an out-of-memory on n1 GPU 0 (H100, GPU-a) in 1m 30s to 4m 0s (an estimate). Look at the growing processes: vramtop_process_phase{{hostname=\\"n1\\",uuid=\\"GPU-a\\",phase=\\"growing\\"}} == 1"
+              description: >-
+                vramtop predicts an out-of-memory on n1 GPU 0 (H100, GPU-a)
+                in 1m 30s to 4m 0s (an estimate). Look at the growing processes:
+                vramtop_process_phase{{hostname="n1",uuid="GPU-a",phase="growing"}} == 1
       - eval_time: 75s
         alertname: VramtopOOMPredicted
         exp_alerts: []

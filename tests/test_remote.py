@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import subprocess
@@ -9,10 +10,10 @@ import sys
 from typing import Any
 
 import pytest
-from export_helpers import GiB, TRACES, exporter, frame, gpu, proc, start_exporter, stop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from export_helpers import TRACES, GiB, exporter, frame, gpu, proc, start_exporter, stop
 from vramtop.backends.remote import RemoteBackend, Target, parse_frame, parse_target
 from vramtop.engine import Monitor
 from vramtop.errors import ConfigError, RemoteError
@@ -42,8 +43,19 @@ def test_targets(text: str, host: str, port: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["gpu-07", ":80", "host:0", "host:70000", "host:x", "[::1]80", "[nope]:80",
-             "a b:80", "http://h:80/x", "h/../x:80"]
+    "text",
+    [
+        "gpu-07",
+        ":80",
+        "host:0",
+        "host:70000",
+        "host:x",
+        "[::1]80",
+        "[nope]:80",
+        "a b:80",
+        "http://h:80/x",
+        "h/../x:80",
+    ],
 )
 def test_bad_targets_are_one_line_config_errors(text: str) -> None:
     with pytest.raises(ConfigError, match="--remote"):
@@ -52,10 +64,8 @@ def test_bad_targets_are_one_line_config_errors(text: str) -> None:
 
 @given(st.text(max_size=40))
 def test_target_parser_never_fails_otherwise(text: str) -> None:
-    try:
+    with contextlib.suppress(ConfigError):
         parse_target(text)
-    except ConfigError:
-        pass
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -124,8 +134,9 @@ def test_strings_are_sanitized() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -133,22 +144,20 @@ json_values = st.recursive(
 @settings(max_examples=200)
 @given(json_values)
 def test_any_json_is_devices_or_a_remote_error(obj: Any) -> None:
-    try:
+    with contextlib.suppress(RemoteError):
         parse_frame(obj, "h:1")
-    except RemoteError:
-        pass
 
 
 @settings(max_examples=200)
-@given(st.sampled_from(["gpu", "used", "total", "state", "util_gpu", "temp_c", "processes"]),
-       json_values)
+@given(
+    st.sampled_from(["gpu", "used", "total", "state", "util_gpu", "temp_c", "processes"]),
+    json_values,
+)
 def test_any_field_value_is_devices_or_a_remote_error(key: str, value: Any) -> None:
     obj = copy.deepcopy(snapshot())
     obj["gpus"][0][key] = value
-    try:
+    with contextlib.suppress(RemoteError):
         parse_frame(obj, "h:1")
-    except RemoteError:
-        pass
 
 
 # --- the backend with a fake network ---------------------------------------------------
@@ -253,9 +262,20 @@ def test_cli_once_json_and_json_stream_over_remote() -> None:
     with exporter(["--port", "0", "--loop", "--replay", str(TRACES / "staircase.jsonl")]) as exp:
         target = exp.url.removeprefix("http://")
         res = subprocess.run(
-            [sys.executable, "-m", "vramtop", "--once", "--json", "--remote", target,
-             "--remote", "127.0.0.1:1"],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "vramtop",
+                "--once",
+                "--json",
+                "--remote",
+                target,
+                "--remote",
+                "127.0.0.1:1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert res.returncode == 0, res.stderr
         obj = json.loads(res.stdout)
@@ -264,9 +284,19 @@ def test_cli_once_json_and_json_stream_over_remote() -> None:
 
         # --json-stream, read by a consumer that leaves after three lines: clean exit
         p = subprocess.Popen(
-            [sys.executable, "-m", "vramtop", "--json-stream", "--refresh-rate", "0.5",
-             "--remote", target],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "vramtop",
+                "--json-stream",
+                "--refresh-rate",
+                "0.5",
+                "--remote",
+                target,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert p.stdout is not None and p.stderr is not None
         lines = [p.stdout.readline() for _ in range(3)]

@@ -1,4 +1,4 @@
-"""Webhooks: once per episode, Slack-compatible body, retries, never blocking, never logging the URL."""
+"""Webhooks: once per episode, Slack-compatible, retried, never blocking, never logging the URL."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from export_helpers import GiB, TRACES, exporter, frame, gpu, proc, wait_for
 
+from export_helpers import TRACES, GiB, exporter, frame, gpu, proc, wait_for
 from vramtop.export.webhook import (
     REDACTED,
     EpisodeTracker,
@@ -187,9 +187,12 @@ def test_sampling_never_waits_for_the_network() -> None:
 
 def test_export_daemon_posts_the_oom_episode_once(receiver: Receiver) -> None:
     args = [
-        "--port", "0",
-        "--replay", str(TRACES / "linear_leak_150.jsonl"),
-        "--speed", "25",
+        "--port",
+        "0",
+        "--replay",
+        str(TRACES / "linear_leak_150.jsonl"),
+        "--speed",
+        "25",
     ]
     with exporter(args, env={"VRAMTOP_WEBHOOK_URL": receiver.url}) as exp:
         wait_for(lambda: '"finished"' in exp.get("/healthz")[1], timeout=60)
