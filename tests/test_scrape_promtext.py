@@ -100,7 +100,7 @@ def test_html_page_parses_to_nothing() -> None:
 
 names = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,30}", fullmatch=True)
 label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,20}", fullmatch=True)
-label_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+label_values = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 values = st.floats(allow_nan=True, allow_infinity=True)
 timestamps = st.none() | st.integers(min_value=-(2**53), max_value=2**53).map(float)
 

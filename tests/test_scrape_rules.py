@@ -156,7 +156,8 @@ def fake_proc(
         uid = p.get("uid", UID)
         (d / "status").write_text(f"Name:\tx\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n")
         (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in p["cmd"]) + b"\0")  # type: ignore[attr-defined]
-        for i, inode in enumerate(p.get("inodes", [])):  # type: ignore[arg-type]
+        inodes: list[int] = p.get("inodes", [])  # type: ignore[assignment]
+        for i, inode in enumerate(inodes):
             os.symlink(f"socket:[{inode}]", d / "fd" / str(i + 3))
         (d / "net" / "tcp").write_text(TCP)
         (d / "net" / "tcp6").write_text(TCP6)

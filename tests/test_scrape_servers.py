@@ -38,7 +38,7 @@ class Clock:
 
 
 def scraper(port: int, *, clock: Clock | None = None, **kw: object) -> ServerScraper:
-    settings = ScrapingConfig(allowed_ports=[port], timeout_ms=300, **kw)  # type: ignore[arg-type]
+    settings = ScrapingConfig.model_validate({"allowed_ports": [port], "timeout_ms": 300, **kw})
     return ServerScraper(settings, clock=clock or Clock())
 
 
@@ -175,7 +175,7 @@ def test_port_of_another_process_is_not_scraped(standin: StandinFactory) -> None
 
 def test_port_not_in_allowed_ports(standin: StandinFactory) -> None:
     s = standin("vllm")
-    sc = ServerScraper(ScrapingConfig(allowed_ports=[8000]), clock=Clock())
+    sc = ServerScraper(ScrapingConfig.model_validate({"allowed_ports": [8000]}), clock=Clock())
     try:
         m = sc.scrape_wait(s.pid, None, WAIT)
     finally:
@@ -396,7 +396,8 @@ def test_augmenter(standin: StandinFactory) -> None:
         assert aug.augment(plain, 0.0) is plain
         aug.forget([ident, ProcessIdentity(1, 1)])
     finally:
-        aug.scraper.close()
-    one_shot = server_augmenter(ScrapingConfig(), one_shot=True)
+        aug.close()
+    assert aug.scraper.scrape(s.pid, "sglang") is None  # closed: nothing more
+    one_shot = server_augmenter(ScrapingConfig.model_validate({}), one_shot=True)
     assert one_shot.wait_s > 0 and one_shot.name == "scrape"
     one_shot.scraper.close()

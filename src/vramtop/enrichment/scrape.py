@@ -811,6 +811,10 @@ class ServerAugmenter:
     def forget(self, identities: Sequence[ProcessIdentity]) -> None:
         self.scraper.forget(identities)
 
+    def close(self) -> None:
+        """Stop the scraper's workers (ProcessEnricher.close calls this)."""
+        self.scraper.close()
+
 
 def server_augmenter(
     settings: ScrapingConfig, procfs: ProcFS | None = None, *, one_shot: bool = False
