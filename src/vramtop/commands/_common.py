@@ -12,6 +12,7 @@ from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
 from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
+from vramtop.enrichment.scrape import server_augmenter
 from vramtop.errors import ConfigError
 from vramtop.procfs import ProcFS
 
@@ -61,9 +62,15 @@ def enrichment_settings(cfg: Config) -> EnrichmentSettings:
     )
 
 
-def build_enricher(cfg: Config, *, procfs: ProcFS | None = None) -> ProcessEnricher:
-    """/proc enrichment with its default augmenters (deep mode)."""
-    return ProcessEnricher(enrichment_settings(cfg), procfs=procfs)
+def build_enricher(
+    cfg: Config, *, procfs: ProcFS | None = None, one_shot: bool = False
+) -> ProcessEnricher:
+    """/proc enrichment with its default augmenters (deep mode) and the inference-server
+    scraper, all resolving PIDs the same way. `one_shot` (inspect) waits briefly for a
+    first scrape; the live loop never waits."""
+    enricher = ProcessEnricher(enrichment_settings(cfg), procfs=procfs)
+    enricher.add_augmenter(server_augmenter(cfg.scraping, enricher.procfs, one_shot=one_shot))
+    return enricher
 
 
 def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:
