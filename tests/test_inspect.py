@@ -135,7 +135,9 @@ def test_inspect_json_with_a_gpu(tmp_path: Path, child: subprocess.Popen[str]) -
     assert d["phase"] is None
     assert d["age_s"] >= 0 and d["start_time"].endswith("+00:00")
     assert d["mps"]["client"] is False
-    assert d["server"] is None and d["deep"] is None
+    # A vLLM that listens on no port: the scraper says why, nothing else changes.
+    assert d["server"] is not None and d["server"]["ok"] is False and d["server"]["error"]
+    assert d["deep"] is None
     assert d["user"] == pwd.getpwuid(os.getuid()).pw_name
 
 
@@ -417,3 +419,31 @@ def test_inspect_real_gpu_process(tmp_path: Path) -> None:
         assert p.stdin is not None
         p.stdin.close()
         p.wait(timeout=30)
+
+
+def test_inspect_scrapes_an_inference_server(tmp_path: Path) -> None:
+    """A stand-in vLLM server (tests/servers/standin.py) on a free port: inspect shows
+    its scraped metrics when the port is allowed, and "metrics unavailable" never crashes."""
+    standin = TESTS_DIR / "servers" / "standin.py"
+    p = subprocess.Popen(
+        [sys.executable, str(standin), "--kind", "vllm", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None
+        ready = json.loads(p.stdout.readline())
+        config = tmp_path / "config.toml"
+        config.write_text(f"[scraping]\nallowed_ports = [{ready['port']}]\ntimeout_ms = 2000\n")
+        r = vramtop(tmp_path, "inspect", str(ready["pid"]), "--json", "--config", str(config))
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        assert d["framework"] == "vllm"
+        assert d["server"] is not None and d["server"]["ok"] is True
+        assert d["server"]["port"] == ready["port"]
+        assert d["server"]["kv_cache_usage"] is not None
+        text = vramtop(tmp_path, "inspect", str(ready["pid"]), "--config", str(config)).stdout
+        assert f"Server        vllm on port {ready['port']}" in text
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

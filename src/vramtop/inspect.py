@@ -152,8 +152,14 @@ def _server_lines(s: ServerMetrics) -> list[str]:
     if s.busy_slots is not None or s.total_slots is not None:
         lines.append(f"slots busy {s.busy_slots} of {s.total_slots}")
     for m in s.models:
-        vram = f", {fmt_bytes(m.size_vram_bytes)} in VRAM" if m.size_vram_bytes is not None else ""
-        lines.append(f"model {m.name}: {fmt_bytes(m.size_bytes)}{vram}")
+        sizes = []
+        if m.size_bytes is not None:
+            sizes.append(fmt_bytes(m.size_bytes))
+        if m.size_vram_bytes is not None:
+            sizes.append(f"{fmt_bytes(m.size_vram_bytes)} in VRAM")
+        if m.context_length is not None:
+            sizes.append(f"context {m.context_length:,}")
+        lines.append(f"model {m.name}" + (": " + ", ".join(sizes) if sizes else ""))
     return lines
 
 

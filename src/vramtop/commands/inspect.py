@@ -69,7 +69,7 @@ def gpu_sample() -> tuple[MemorySnapshot | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     pid = parse_pid(args.pid)
     cfg = load_config(args).config
-    enricher = build_enricher(cfg)
+    enricher = build_enricher(cfg, one_shot=True)
     snapshot: MemorySnapshot | None
     if enricher.resolvable:
         snapshot, gpu_status = gpu_sample()
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         # NVML's host PIDs cannot be matched to the PID the user gave: show this
         # namespace's /proc facts and say why the GPU part is missing.
         enricher.close()
-        enricher = build_enricher(cfg, procfs=ProcFS())
+        enricher = build_enricher(cfg, procfs=ProcFS(), one_shot=True)
         snapshot, gpu_status = None, UNMATCHABLE
     try:
         report = build_report(
