@@ -13,6 +13,7 @@ import pytest
 from export_helpers import TRACES, GiB, frame, gpu, proc
 from vramtop.errors import ExportError
 from vramtop.export.csv import CsvLogger
+from vramtop.frame import Frame
 from vramtop.metrics import CSV_COLUMNS
 from vramtop.model import DeviceState
 
@@ -22,7 +23,7 @@ def read(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
-def two_gpu_frame(seq: int = 1) -> object:
+def two_gpu_frame(seq: int = 1) -> Frame:
     return frame(
         gpu(0, processes=[proc(10, 2 * GiB), proc(11, GiB)]),
         gpu(1, used=None, state=DeviceState.LOST),
@@ -33,8 +34,8 @@ def two_gpu_frame(seq: int = 1) -> object:
 def test_rows_per_gpu_and_process_with_header_once(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     logger = CsvLogger(path)
-    logger(two_gpu_frame(1))  # type: ignore[arg-type]
-    logger(two_gpu_frame(2))  # type: ignore[arg-type]
+    logger(two_gpu_frame(1))
+    logger(two_gpu_frame(2))
     logger.close()
     rows = read(path)
     assert rows[0] == list(CSV_COLUMNS)
@@ -53,10 +54,10 @@ def test_rows_per_gpu_and_process_with_header_once(tmp_path: Path) -> None:
 def test_appends_to_an_existing_file_without_a_second_header(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     a = CsvLogger(path)
-    a(two_gpu_frame(1))  # type: ignore[arg-type]
+    a(two_gpu_frame(1))
     a.close()
     b = CsvLogger(path)
-    b(two_gpu_frame(2))  # type: ignore[arg-type]
+    b(two_gpu_frame(2))
     b.close()
     rows = read(path)
     assert sum(1 for r in rows if r == list(CSV_COLUMNS)) == 1
@@ -66,10 +67,10 @@ def test_appends_to_an_existing_file_without_a_second_header(tmp_path: Path) -> 
 def test_moved_file_is_reopened_with_a_header(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     logger = CsvLogger(path)
-    logger(two_gpu_frame(1))  # type: ignore[arg-type]
+    logger(two_gpu_frame(1))
     rotated = tmp_path / "log.csv.1"
     os.rename(path, rotated)  # logrotate's default: move, then the writer reopens
-    logger(two_gpu_frame(2))  # type: ignore[arg-type]
+    logger(two_gpu_frame(2))
     logger.close()
     old, new = read(rotated), read(path)
     assert old[0] == list(CSV_COLUMNS) and len(old) == 5
@@ -80,10 +81,10 @@ def test_moved_file_is_reopened_with_a_header(tmp_path: Path) -> None:
 def test_truncated_file_gets_the_header_again(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     logger = CsvLogger(path)
-    logger(two_gpu_frame(1))  # type: ignore[arg-type]
+    logger(two_gpu_frame(1))
     with path.open("r+") as fh:  # copytruncate
         fh.truncate(0)
-    logger(two_gpu_frame(2))  # type: ignore[arg-type]
+    logger(two_gpu_frame(2))
     logger.close()
     rows = read(path)
     assert rows[0] == list(CSV_COLUMNS)
@@ -106,11 +107,11 @@ def test_unwritable_paths_fail_at_start(tmp_path: Path) -> None:
 def test_write_errors_are_counted_not_raised(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     logger = CsvLogger(path)
-    logger(two_gpu_frame(1))  # type: ignore[arg-type]
+    logger(two_gpu_frame(1))
     path.unlink()
     path.mkdir()  # the path can no longer be opened for writing, even by root
-    logger(two_gpu_frame(2))  # type: ignore[arg-type]
-    logger(two_gpu_frame(3))  # type: ignore[arg-type]
+    logger(two_gpu_frame(2))
+    logger(two_gpu_frame(3))
     assert logger.errors == 2
     path.rmdir()
     logger(two_gpu_frame(4))  # writable again: a fresh file with its header

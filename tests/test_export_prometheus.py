@@ -31,7 +31,7 @@ from vramtop.export.prometheus import (
 )
 from vramtop.frame import Frame
 from vramtop.metrics import METRICS
-from vramtop.model import DeviceState
+from vramtop.model import DeviceState, MemorySnapshot
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -244,7 +244,7 @@ def test_http_endpoints(replay_monitor: Monitor) -> None:
     calls = {"n": 0}
     original = replay_monitor.backend.sample
 
-    def counting() -> object:
+    def counting() -> MemorySnapshot:
         calls["n"] += 1
         return original()
 

@@ -133,7 +133,7 @@ def prometheus(tmp_path: Path) -> Iterator[tuple[Prom, int]]:
             raise AssertionError(f"prometheus exited: {(tmp_path / 'prometheus.log').read_text()}")
         try:
             with urllib.request.urlopen(url + "/-/ready", timeout=1) as resp:
-                return resp.status == 200
+                return bool(resp.status == 200)
         except OSError:
             return False
 
@@ -164,7 +164,8 @@ def test_prometheus_scrapes_the_exporter_during_an_oom_recording(
     ]
     with exporter(args) as exp:
         used = wait_for(lambda: prom.query("vramtop_gpu_memory_used_bytes > 0"), timeout=30)
-        [series] = used  # type: ignore[misc]
+        assert isinstance(used, list)
+        [series] = used
         labels = series["metric"]
         assert labels["job"] == "vramtop"
         assert labels["uuid"].startswith("GPU-") and labels["gpu"] == "0"

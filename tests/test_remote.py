@@ -26,7 +26,8 @@ def snapshot() -> dict[str, Any]:
         gpu(0, processes=[proc(10, 2 * GiB, name="train"), proc(11, None, name="x")]),
         gpu(1, uuid="GPU-1", used=None, state=DeviceState.LOST),
     )
-    return json.loads(json.dumps(json_stream.snapshot_dict(f)))
+    obj: dict[str, Any] = json.loads(json.dumps(json_stream.snapshot_dict(f)))
+    return obj
 
 
 # --- targets ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +17,7 @@ from vramtop.export.webhook import (
     REDACTED,
     EpisodeTracker,
     EventKind,
+    WebhookEvent,
     WebhookNotifier,
     redact,
 )
@@ -60,8 +61,8 @@ def receiver() -> Iterator[Receiver]:
     httpd.server_close()
 
 
-def _kinds(events: list[object]) -> list[str]:
-    return [e.kind.value for e in events]  # type: ignore[attr-defined]
+def _kinds(events: Sequence[WebhookEvent]) -> list[str]:
+    return [e.kind.value for e in events]
 
 
 def test_episodes_fire_once_and_again_after_clearing() -> None:
@@ -201,4 +202,4 @@ def test_export_daemon_posts_the_oom_episode_once(receiver: Receiver) -> None:
     assert events == ["oom_alert", "oom_clear"]
     first = receiver.bodies[0]
     assert isinstance(first["text"], str) and first["text"].startswith("[replay] vramtop: OOM")
-    assert first["source"].startswith("replay:")  # type: ignore[union-attr]
+    assert str(first["source"]).startswith("replay:")
