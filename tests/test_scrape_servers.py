@@ -401,3 +401,24 @@ def test_augmenter(standin: StandinFactory) -> None:
     one_shot = server_augmenter(ScrapingConfig.model_validate({}), one_shot=True)
     assert one_shot.wait_s > 0 and one_shot.name == "scrape"
     one_shot.scraper.close()
+
+
+def test_reloaded_config_applies_to_the_next_request(standin: StandinFactory) -> None:
+    s = standin("llamacpp")
+    clock = Clock()
+    sc = scraper(s.port, clock=clock)
+    try:
+        assert (m := sc.scrape_wait(s.pid, None, WAIT)) is not None and m.ok
+        asked = len(s.requests())
+        sc.configure(ScrapingConfig.model_validate({"allowed_ports": [8080], "timeout_ms": 300}))
+        clock.t += 5
+        sc.scrape(s.pid, None)
+        assert sc.wait_idle(WAIT)
+        refused = sc.scrape(s.pid, None)
+        assert refused is not None and not refused.ok
+        assert refused.error == f"port {s.port} not in [scraping] allowed_ports"
+        assert len(s.requests()) == asked  # refused before anything was sent
+        sc.configure(ScrapingConfig.model_validate({"enable": False}))
+        assert sc.scrape(s.pid, None) is None
+    finally:
+        sc.close()
