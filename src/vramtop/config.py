@@ -88,6 +88,9 @@ class OOMPredictionConfig(_Section):
     min_rate_mb_per_sec: float = Field(
         1.0, ge=0, le=1_000_000, description="No prediction below this growth rate (MB/s)."
     )
+    pelt_min_size: int = Field(
+        5, ge=2, le=1000, description="PELT: fewest samples' rates in one segment."
+    )
     leak_prior: float = Field(
         0.05,
         gt=0,
