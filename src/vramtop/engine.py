@@ -9,10 +9,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
+from vramtop.analysis import pelt
+from vramtop.analysis.breakdown import estimate_breakdown
 from vramtop.analysis.oom import OOMPredictor, OOMSettings
 from vramtop.analysis.phase import PhaseDetector, PhaseParams
+from vramtop.analysis.survival import SurvivalInput, survival_for_gpu
 from vramtop.backends.base import GPUBackend
 from vramtop.backends.replay import ReplayBackend
 from vramtop.config import Config
@@ -67,6 +71,9 @@ def oom_settings(config: Config) -> OOMSettings:
         warning_seconds=config.alerts.oom_warning_seconds,
         min_confidence=config.alerts.oom_min_confidence,
         leak_prior=config.oom_prediction.leak_prior,
+        algorithm=config.oom_prediction.algorithm,
+        pelt_min_size=config.oom_prediction.pelt_min_size,
+        phase=phase_params(config),
     )
 
 
@@ -254,6 +261,7 @@ class Monitor:
 
         views: list[ProcessView] = []
         pairs: list[tuple[GPUProcess, PhaseState]] = []
+        surv_inputs: list[SurvivalInput] = []
         for proc in dev.processes:
             ident = proc.identity
             key = (gkey, ident)
@@ -280,6 +288,7 @@ class Monitor:
                 else None
             )
             peak = self._proc_history.peak(key)
+            info = infos.get(ident)
             views.append(
                 ProcessView(
                     process=proc,
@@ -289,7 +298,23 @@ class Monitor:
                     share=share,
                     own=proc.uid is not None and proc.uid == self._uid,
                     peak_bytes=int(peak) if peak is not None else None,
-                    info=infos.get(ident),
+                    info=info,
+                    breakdown=estimate_breakdown(
+                        proc.used_bytes,
+                        info.weights_bytes if info else None,
+                        info.deep if info else None,
+                    ),
+                )
+            )
+            surv_inputs.append(
+                SurvivalInput(
+                    used_bytes=proc.used_bytes,
+                    phase=state.phase,
+                    peak_bytes=int(peak) if peak is not None else None,
+                    framework=info.framework if info else None,
+                    cmdline=(info.cmdline if info and info.cmdline else proc.cmdline),
+                    weights_bytes=info.weights_bytes if info else None,
+                    server=info.server if info else None,
                 )
             )
         live_pids = {p.pid for p in dev.processes}
@@ -307,7 +332,24 @@ class Monitor:
         predictor = self._oom.get(gkey)
         if predictor is None:
             predictor = self._oom[gkey] = OOMPredictor(oom_settings(self.config))
-        oom = predictor.update(t, dev, gphase, pairs) if dev.state is DeviceState.OK else None
+        preset = None
+        if self.config.oom_prediction.algorithm == "pelt":
+            if not pelt.available():
+                self.add_notice(pelt.NOTICE)
+            preset = pelt.preset_for(
+                [i.framework for i in surv_inputs], [i.cmdline for i in surv_inputs]
+            )
+        oom = (
+            predictor.update(t, dev, gphase, pairs, pelt_preset=preset)
+            if dev.state is DeviceState.OK
+            else None
+        )
+        if predictor.pelt_phase is not None:
+            gphase = predictor.pelt_phase  # PELT's latest segment refines the GPU's phase
+        verdicts = survival_for_gpu(
+            surv_inputs, gpu_free_bytes=dev.free_bytes, gpu_total_bytes=dev.total_bytes
+        )
+        views = [replace(v, survival=s) for v, s in zip(views, verdicts, strict=True)]
         views.sort(key=lambda v: -(v.process.used_bytes or 0))
         temp_warning = (
             dev.temperature_c is not None
