@@ -56,6 +56,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from vramtop.analysis.pelt import PeltResult, PeltTracker, segment_state
+from vramtop.analysis.phase import PhaseParams
+from vramtop.analysis.trends import theil_sen
 from vramtop.model import (
     GPUDevice,
     GPUProcess,
@@ -90,7 +93,6 @@ CONSISTENCY_FULL = 0.5  # floor slope / peak slope at which consistency is compl
 DECEL_MIN_WINDOW_S = 10.0
 DECEL_SPAN_S = 120.0
 MAX_POINTS = 1200
-THEIL_SEN_POINTS = 40
 WINDOW_POINTS = 15
 
 
@@ -103,6 +105,10 @@ class OOMSettings:
     warning_seconds: float = 300.0
     min_confidence: float = 0.3
     leak_prior: float = 0.05
+    algorithm: str = "variance"  # or "pelt": changepoints re-base growth episodes
+    pelt_min_size: int = 5
+    pelt_every: int = 5  # re-run PELT every this many samples
+    phase: PhaseParams = field(default_factory=PhaseParams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +136,7 @@ class _Point:
     peak: float  # upper envelope
     floor: float  # lower envelope
     used: float
+    headroom: float
 
 
 @dataclass(slots=True)
@@ -164,29 +171,22 @@ class _Episode:
         hi = bisect.bisect_right(self.times, end + 1e-9)
         return self.points[lo:hi]
 
+    def rebase(self, t: float) -> bool:
+        """Start the episode at `t` (a changepoint inside it); False if too little follows."""
+        i = bisect.bisect_right(self.times, t) - 1
+        if i <= 0 or sum(1 for rt, _ in self.rises if rt > self.times[i]) < MIN_RISES:
+            return False
+        p = self.points[i]
+        self.t0, self.level0, self.headroom0 = p.t, p.peak, p.headroom
+        self.rises = [r for r in self.rises if r[0] > p.t]
+        self.gaps = [b[0] - a[0] for a, b in zip(self.rises, self.rises[1:], strict=False)]
+        self.points = self.points[i:]
+        self.times = self.times[i:]
+        return True
+
     def median_rise(self) -> float:
         sizes = sorted(s for _, s in self.rises)
         return sizes[len(sizes) // 2] if sizes else 0.0
-
-
-def theil_sen(points: Sequence[tuple[float, float]], max_points: int = THEIL_SEN_POINTS) -> float:
-    """Median of pairwise slopes, on at most `max_points` points spread over the input."""
-    pts = list(points)
-    if len(pts) > max_points:
-        step = (len(pts) - 1) / (max_points - 1)
-        pts = [pts[round(i * step)] for i in range(max_points)]
-    slopes: list[float] = []
-    for i in range(len(pts)):
-        ti, vi = pts[i]
-        for j in range(i + 1, len(pts)):
-            dt = pts[j][0] - ti
-            if dt > 0:
-                slopes.append((pts[j][1] - vi) / dt)
-    if not slopes:
-        return 0.0
-    slopes.sort()
-    mid = len(slopes) // 2
-    return slopes[mid] if len(slopes) % 2 else 0.5 * (slopes[mid - 1] + slopes[mid])
 
 
 def _finite(x: float | int | None) -> float | None:
@@ -218,6 +218,25 @@ class OOMPredictor:
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
         self._evidence: OOMEvidence | None = None
+        s = self.settings
+        self._pelt: PeltTracker | None = (
+            PeltTracker(min_size=s.pelt_min_size, every=s.pelt_every, params=s.phase)
+            if s.algorithm == "pelt"
+            else None
+        )
+        self._pelt_result: PeltResult | None = None
+
+    @property
+    def pelt_phase(self) -> PhaseState | None:
+        """The GPU's phase from the latest PELT segment (algorithm "pelt" with ruptures)."""
+        r = self._pelt_result
+        if r is None or not r.available or r.last is None:
+            return None
+        return segment_state(r.last)
+
+    @property
+    def pelt_result(self) -> PeltResult | None:
+        return self._pelt_result
 
     @property
     def evidence(self) -> OOMEvidence | None:
@@ -238,7 +257,10 @@ class OOMPredictor:
         device: GPUDevice,
         gpu_phase: PhaseState,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]] = (),
+        *,
+        pelt_preset: str | None = None,
     ) -> OOMPrediction | None:
+        """One sample of one GPU. `pelt_preset` names the PELT penalty preset."""
         tt = _finite(t)
         used = _finite(device.used_bytes)
         total = _finite(device.total_bytes)
@@ -253,6 +275,8 @@ class OOMPredictor:
         if free is None:
             free = total - (_finite(device.reserved_bytes) or 0.0) - used
         free = max(0.0, free)
+        if self._pelt is not None:
+            self._pelt_result = self._pelt.update(tt, used, pelt_preset)
         self._last = self._step(tt, used, free, total, device, process_phases)
         return self._last
 
@@ -295,7 +319,13 @@ class OOMPredictor:
             return None
         ep = self._episode
         assert ep is not None
-        ep.add_point(_Point(t, peak, floor, used))
+        ep.add_point(_Point(t, peak, floor, used, headroom))
+        pr = self._pelt_result
+        if pr is not None and pr.changepoints and pr.last is not None:
+            cp = pr.changepoints[-1]
+            if pr.last.phase is Phase.GROWING and cp > ep.t0:
+                # PELT found where this growth regime began (after a load, a pause...).
+                ep.rebase(cp)
         return self._predict(ep, t, peak, headroom, total, dt, process_phases)
 
     def _track(
@@ -330,7 +360,7 @@ class OOMPredictor:
                 return False
             if ep is None:
                 ep = self._episode = _Episode(t0=pt, level0=ppeak, headroom0=phead)
-                ep.add_point(_Point(pt, ppeak, ppeak, ppeak))
+                ep.add_point(_Point(pt, ppeak, ppeak, ppeak, phead))
             if ep.rises:
                 ep.gaps.append(t - ep.rises[-1][0])
             ep.rises.append((t, grow))
