@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from vramtop.backends.base import GPUBackend
 from vramtop.backends.replay import ReplayBackend
 from vramtop.commands._common import build_monitor, live_backend, load_config
 from vramtop.errors import ExportError, TraceError
-from vramtop.export.prometheus import DEFAULT_PORT, is_loopback
+from vramtop.export.prometheus import DEFAULT_PORT, require_token_off_loopback
 from vramtop.export.runner import ExportOptions, attach, run_headless
 from vramtop.secrets import load_secrets
 
@@ -70,21 +71,17 @@ def run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else (cfg.export.prometheus_port or DEFAULT_PORT)
     if not 0 <= port <= 65535:
         raise ExportError(f"--port {port}: must be 0..65535")
-    if args.bind is not None:
+    if args.bind is not None and bind != "localhost":
         # Same rule as the config key: an IP address or `localhost`.
-        import ipaddress
-
         try:
-            if bind != "localhost":
-                ipaddress.ip_address(bind)
+            ipaddress.ip_address(bind)
         except ValueError:
             raise ExportError(f"--bind {bind!r}: not an IP address") from None
+    if args.replay is None and (args.speed != 1.0 or args.loop):
+        raise ExportError("--speed and --loop need --replay FILE")
     secrets = load_secrets()
-    if not is_loopback(bind) and not secrets.token:
-        raise ExportError(
-            f"refusing to listen on {bind} without a token: set VRAMTOP_TOKEN or `token` in "
-            "~/.config/vramtop/secrets.toml (mode 600), or bind to 127.0.0.1"
-        )
+    # Checked before the GPUs are opened, so the refusal is the only message.
+    require_token_off_loopback(bind, secrets.token)
     backend: GPUBackend
     replay = args.replay is not None
     if replay:

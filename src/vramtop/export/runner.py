@@ -45,12 +45,11 @@ class Consumers:
     exporter: ExporterServer | None = None
     csv: CsvLogger | None = None
     webhook: WebhookNotifier | None = None
-    _unsubscribe: list[object] = field(default_factory=list)
+    _unsubscribe: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
-            if callable(unsubscribe):
-                unsubscribe()
+            unsubscribe()
         self._unsubscribe.clear()
         if self.exporter is not None:
             self.exporter.stop()
