@@ -374,3 +374,24 @@ def test_cli_port_in_use_is_one_line() -> None:
         )
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "cannot listen" in res.stderr
+
+
+def test_a_failing_request_is_a_500_and_the_server_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = {"n": 0}
+
+    def latest() -> Frame | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("bug")
+        return frame(gpu())
+
+    server = ExporterServer(latest, port=0)
+    server.start()
+    try:
+        assert _get(server.url + "/api/frame")[0] == 500
+        assert "request for /api/frame failed" in caplog.text
+        assert _get(server.url + "/api/frame")[0] == 200
+    finally:
+        server.stop()

@@ -9,6 +9,7 @@ checked in constant time.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -61,7 +62,9 @@ def _family(m: Metric) -> GaugeMetricFamily | CounterMetricFamily:
     return GaugeMetricFamily(m.name, m.help, labels=list(m.labels))
 
 
-def _add(fam: GaugeMetricFamily | CounterMetricFamily, m: Metric, labels: list[str], value: Any) -> None:
+def _add(
+    fam: GaugeMetricFamily | CounterMetricFamily, m: Metric, labels: list[str], value: Any
+) -> None:
     if value is None:
         return
     if m.states:
@@ -257,8 +260,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vramtop"
     sys_version = ""
     protocol_version = "HTTP/1.0"
+    #: Seconds a client may take to send its request (a stalled client frees its thread).
+    timeout = 10
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("http %s: %s", self.client_address[0], format % args)
 
     def do_GET(self) -> None:
@@ -267,7 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._serve(head=True)
 
-    def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -313,6 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, body, "text/plain; charset=utf-8", head)
         except (BrokenPipeError, ConnectionResetError):
             log.debug("client went away")
+        except Exception:  # the request thread's boundary: log, answer 500, keep serving
+            log.exception("exporter: request for %s failed", path)
+            with contextlib.suppress(OSError):
+                self._send(500, b'{"error":"internal error"}\n', "application/json", head)
 
 
 class ExporterServer:
