@@ -92,7 +92,9 @@ def parse_target(text: str) -> Target:
 # --- strict parsing of /api/frame ------------------------------------------------------
 
 
-def _int(obj: dict[str, Any], key: str, where: str, *, nullable: bool = True, lo: int = 0) -> int | None:
+def _int(
+    obj: dict[str, Any], key: str, where: str, *, nullable: bool = True, lo: int = 0
+) -> int | None:
     value = obj.get(key)
     if value is None:
         if nullable:
@@ -179,9 +181,7 @@ def parse_gpu(obj: object, where: str, host: str) -> GPUDevice:
         util_memory_pct=_pct(obj, "util_memory", where),
         temperature_c=None if temp is None else int(temp),
         power_watts=_num(obj, "power_w", where),
-        processes=tuple(
-            parse_process(p, f"{where}.processes[{i}]") for i, p in enumerate(procs)
-        ),
+        processes=tuple(parse_process(p, f"{where}.processes[{i}]") for i, p in enumerate(procs)),
         state=state,
         error="lost on the remote host" if state is DeviceState.LOST else None,
         host=host,
@@ -237,7 +237,7 @@ def http_fetch(target: Target, timeout_s: float, token: str | None) -> object:
         if isinstance(reason, OSError) and reason.strerror:
             raise RemoteError(f"unreachable ({reason.strerror.lower()})") from None
         raise RemoteError(f"unreachable ({sanitize(reason, 80)})") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise RemoteError("unreachable (timed out)") from None
     except OSError as e:
         raise RemoteError(f"unreachable ({(e.strerror or str(e)).lower()})") from None

@@ -8,6 +8,7 @@ reopened and a new file gets the header again.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -102,9 +103,7 @@ def frame_rows(frame: Frame, *, include_others: bool = True) -> list[dict[str, s
         rows.append(gpu_row(frame, gpu))
         if gpu.device.state is DeviceState.LOST:
             continue
-        rows.extend(
-            process_row(frame, gpu, pv) for pv in gpu.processes if include_others or pv.own
-        )
+        rows.extend(process_row(frame, gpu, pv) for pv in gpu.processes if include_others or pv.own)
     return rows
 
 
@@ -192,10 +191,8 @@ class CsvLogger:
                     log.warning("CSV log %s: write failed (%s)", self.path, e.strerror or e)
                     self._failing = True
                 if self._fh is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         self._fh.close()
-                    except OSError:
-                        pass
                     self._fh = None
 
     def close(self) -> None:
