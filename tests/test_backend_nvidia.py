@@ -665,6 +665,21 @@ def test_own_process_gets_name_cmdline_and_starttime(child: subprocess.Popen[byt
     assert p.identity.starttime == p.starttime
 
 
+def test_unresolvable_pids_are_not_read_from_local_proc(
+    child: subprocess.Popen[bytes],
+) -> None:
+    # Inside a container without the host PID namespace a local PID of the same
+    # number is another process: nothing may be read for it.
+    procfs = CountingProcFS()
+    fake = FakeNVML([FakeGPU(compute=[FakeProc(child.pid, GiB)])])
+    backend = NvidiaBackend(fake, procfs=procfs, resolve_pids=False)
+    backend.open()
+    p = only(backend.sample()).processes[0]
+    assert (p.starttime, p.name, p.cmdline, p.uid) == (None, "", (), None)
+    assert p.used_bytes == GiB
+    assert sum(procfs.reads.values()) == 0
+
+
 def test_other_users_process_gets_nvml_data_only(
     other_user_child: subprocess.Popen[bytes],
 ) -> None:

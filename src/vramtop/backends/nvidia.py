@@ -208,9 +208,13 @@ class NvidiaBackend(GPUBackend):
         retry_delays_s: Sequence[float] = UNKNOWN_RETRY_DELAYS_S,
         reacquire_interval_s: float = LOST_REACQUIRE_INTERVAL_S,
         pcie_interval_s: float = PCIE_INTERVAL_S,
+        resolve_pids: bool = True,
     ) -> None:
         self._nvml = nvml
         self._procfs = procfs if procfs is not None else ProcFS()
+        # False when NVML's host PIDs mean nothing in the /proc we can see (a container
+        # without the host PID namespace): a local PID of the same number is another process.
+        self._resolve_pids = resolve_pids
         self._sleep = sleep
         self._clock = clock
         self._retry_delays = tuple(retry_delays_s)
@@ -705,7 +709,7 @@ class NvidiaBackend(GPUBackend):
         ci: int | None,
         seen: set[tuple[int, int]],
     ) -> GPUProcess:
-        starttime = self._procfs.starttime(pid)
+        starttime = self._procfs.starttime(pid) if self._resolve_pids else None
         if starttime is None:
             # Exited, or not in our PID namespace: NVML's numbers only.
             return GPUProcess(

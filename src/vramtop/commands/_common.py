@@ -46,10 +46,14 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
         ) from None
 
 
-def live_backend() -> GPUBackend:
+def live_backend(enricher: ProcessEnricher | None = None) -> GPUBackend:
+    """The NVML backend, resolving PIDs in the same /proc as `enricher` (the host's
+    /proc mount inside a container) and not at all where they cannot be resolved."""
     from vramtop.backends.nvidia import NvidiaBackend
 
-    return NvidiaBackend()
+    if enricher is None:
+        return NvidiaBackend()
+    return NvidiaBackend(procfs=enricher.procfs, resolve_pids=enricher.resolvable)
 
 
 def enrichment_settings(cfg: Config) -> EnrichmentSettings:
@@ -73,7 +77,20 @@ def build_enricher(
     return enricher
 
 
-def build_monitor(backend: GPUBackend, cfg: Config, *, enrich: bool = True) -> Monitor:
+def build_monitor(
+    backend: GPUBackend,
+    cfg: Config,
+    *,
+    enrich: bool = True,
+    enricher: ProcessEnricher | None = None,
+) -> Monitor:
     """The engine with enrichment for live sources (recordings carry their own facts)."""
-    enricher = build_enricher(cfg) if enrich else None
+    if enricher is None and enrich:
+        enricher = build_enricher(cfg)
     return Monitor(backend, cfg, enricher=enricher)
+
+
+def build_live_monitor(cfg: Config) -> Monitor:
+    """NVML plus enrichment, both resolving PIDs the same way."""
+    enricher = build_enricher(cfg)
+    return build_monitor(live_backend(enricher), cfg, enricher=enricher)

@@ -8,6 +8,7 @@ import sys
 import time
 
 from vramtop.commands._common import build_enricher, live_backend, load_config
+from vramtop.enrichment import ProcessEnricher
 from vramtop.errors import BackendError, NoGPUError, VramtopError
 from vramtop.inspect import build_report, render_text, report_dict
 from vramtop.model import MemorySnapshot
@@ -49,9 +50,9 @@ def parse_pid(text: str) -> int:
     return int(value)
 
 
-def gpu_sample() -> tuple[MemorySnapshot | None, str | None]:
+def gpu_sample(enricher: ProcessEnricher) -> tuple[MemorySnapshot | None, str | None]:
     """One NVML sample, or why there is none."""
-    backend = live_backend()
+    backend = live_backend(enricher)
     try:
         backend.open()
     except NoGPUError:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     enricher = build_enricher(cfg, one_shot=True)
     snapshot: MemorySnapshot | None
     if enricher.resolvable:
-        snapshot, gpu_status = gpu_sample()
+        snapshot, gpu_status = gpu_sample(enricher)
     else:
         # NVML's host PIDs cannot be matched to the PID the user gave: show this
         # namespace's /proc facts and say why the GPU part is missing.
