@@ -90,7 +90,10 @@ MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
 CONSISTENCY_FULL = 0.5  # floor slope / peak slope at which consistency is complete
+REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
+REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
 DECEL_MIN_WINDOW_S = 10.0
+STILL_SLOWING = 0.95  # the newest window's second half must grow less than this x its first
 DECEL_SPAN_S = 120.0
 MAX_POINTS = 1200
 WINDOW_POINTS = 15
@@ -321,11 +324,30 @@ class OOMPredictor:
         assert ep is not None
         ep.add_point(_Point(t, peak, floor, used, headroom))
         pr = self._pelt_result
-        if pr is not None and pr.changepoints and pr.last is not None:
-            cp = pr.changepoints[-1]
-            if pr.last.phase is Phase.GROWING and cp > ep.t0:
-                # PELT found where this growth regime began (after a load, a pause...).
-                ep.rebase(cp)
+        long_enough = [
+            g
+            for g in (pr.segments[:-1] if pr else ())
+            if g.rates >= 2 * self.settings.pelt_min_size
+        ]
+        if pr is not None and pr.segments and long_enough:
+            last, before = pr.segments[-1], long_enough[-1]
+            rate, rate_before = last.mean_rate_bytes_per_s, before.mean_rate_bytes_per_s
+            # Variances are in (MB/s)^2, as the phase detector keeps them.
+            spread = MB * math.sqrt(
+                max(0.0, last.variance) / max(1, last.rates)
+                + max(0.0, before.variance) / max(1, before.rates)
+            )
+            regime_change = (
+                min(last.rates, before.rates) >= 2 * self.settings.pelt_min_size
+                and abs(rate - rate_before) > REGIME_Z * spread
+                and (
+                    rate_before > REGIME_RATE_RATIO * rate or rate_before * REGIME_RATE_RATIO < rate
+                )
+            )
+            if last.phase is Phase.GROWING and regime_change and last.start_t > ep.t0:
+                # PELT found where this growth regime began: after a load that ran
+                # straight into a leak, or after a pause the episode bridged.
+                ep.rebase(last.start_t)
         return self._predict(ep, t, peak, headroom, total, dt, process_phases)
 
     def _track(
@@ -546,6 +568,12 @@ class OOMPredictor:
             return 1.0
         if rates[2] <= 0:
             return 0.0
+        if math.log(rates[1] / rates[2]) < 0.5 * math.log(rates[0] / rates[1]):
+            return 1.0  # a drop that then levels off (a load ending in a leak), not a decay
+        mid = t - third / 2
+        newer, older = (peak - ep.level_at(mid)), (ep.level_at(mid) - ep.level_at(t - third))
+        if newer >= STILL_SLOWING * older:
+            return 1.0  # the newest stretch is not slowing down any more: it levelled into a trend
         lam = math.log(rates[1] / rates[2]) / third
         rate_now = rates[2] * math.exp(-lam * third / 2)
         still_to_come = rate_now / lam
