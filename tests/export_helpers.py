@@ -156,7 +156,10 @@ def start_exporter(
             break
         m = _URL_RE.search(line)
         if m:
-            return Exporter(p, m.group(1))
+            exp = Exporter(p, m.group(1).replace("0.0.0.0", "127.0.0.1"))
+            # Ready once the first sample is in (/healthz needs no token).
+            wait_for(lambda e=exp: e.get("/healthz")[0] == 200, timeout=timeout)
+            return exp
     p.kill()
     rest = p.stderr.read() if p.stderr else ""
     raise AssertionError(f"exporter did not start (rc={p.wait()}): {rest}")

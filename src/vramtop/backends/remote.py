@@ -228,7 +228,7 @@ def http_fetch(target: Target, timeout_s: float, token: str | None) -> object:
         with opener.open(req, timeout=timeout_s) as resp:
             raw = resp.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as e:
-        hint = " (token missing or wrong)" if e.code == 401 else ""
+        hint = {401: " (token missing or wrong)", 503: " (no sample yet)"}.get(e.code, "")
         raise RemoteError(f"HTTP {e.code}{hint}") from None
     except urllib.error.URLError as e:
         reason = e.reason
