@@ -5,19 +5,23 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from vramtop.frame import GPUView
 from vramtop.model import DeviceState
 from vramtop.ui.state import LayoutMode
 from vramtop.ui.widgets.badges import DEFAULT_PALETTE, Palette, gpu_alerts, phase_badge
+from vramtop.ui.widgets.line import Line
 from vramtop.ui.widgets.memory import FREE_CHAR, RESERVED_CHAR, USED_CHAR, MemoryBar, MemoryTimeline
 from vramtop.units import fmt_bytes, fmt_percent, fmt_temp, fmt_watts
 
 
-def gpu_heading(gpu: GPUView) -> str:
+def gpu_heading(gpu: GPUView, *, short: bool = False) -> str:
+    """`GPU 0 · NVIDIA H100 80GB HBM3` (`GPU 0 · H100 80GB HBM3` short), host first in a fleet."""
     d = gpu.device
-    head = f"GPU {d.index} · {d.name or '?'}"
+    name = d.name or "?"
+    if short and name.startswith("NVIDIA "):
+        name = name[len("NVIDIA ") :]
+    head = f"GPU {d.index} · {name}"
     return f"{d.host} · {head}" if d.host else head
 
 
@@ -59,7 +63,8 @@ class GPUCard(Vertical):
     GPUCard { height: auto; padding: 0 1; }
     GPUCard.-full { border: round $primary 60%; border-title-color: $text; }
     GPUCard.-lost { border: round $error; }
-    GPUCard > Static { height: auto; }
+    GPUCard > Line { height: auto; }
+    GPUCard > #title { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -67,11 +72,11 @@ class GPUCard(Vertical):
         self._last: tuple[GPUView, LayoutMode, bool, Palette] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="title")
+        yield Line(id="title")
         yield MemoryBar(id="bar")
         yield MemoryTimeline(id="timeline")
-        yield Static(id="stats")
-        yield Static(id="extra")
+        yield Line(id="stats")
+        yield Line(id="extra")
 
     def show(
         self, gpu: GPUView, mode: LayoutMode, *, plain: bool, pal: Palette = DEFAULT_PALETTE
@@ -85,11 +90,11 @@ class GPUCard(Vertical):
         self.set_class(mode is LayoutMode.FULL, "-full")
         self.set_class(lost, "-lost")
         self.border_title = gpu_heading(gpu) if mode is LayoutMode.FULL else None
-        title = self.query_one("#title", Static)
+        title = self.query_one("#title", Line)
         bar = self.query_one("#bar", MemoryBar)
         timeline = self.query_one("#timeline", MemoryTimeline)
-        stats = self.query_one("#stats", Static)
-        extra = self.query_one("#extra", Static)
+        stats = self.query_one("#stats", Line)
+        extra = self.query_one("#extra", Line)
         words = plain or mode is not LayoutMode.MINI
         phase = phase_badge(gpu.phase.phase, words=words, pal=pal)
         alerts = gpu_alerts(gpu, meter=mode is not LayoutMode.MINI, pal=pal)
@@ -100,10 +105,10 @@ class GPUCard(Vertical):
                 title.display = False
             else:
                 title.display = True
-                title.update(Text(gpu_heading(gpu), style="bold"))
+                title.set(Text(gpu_heading(gpu, short=True), style="bold"))
             bar.display = timeline.display = extra.display = False
             stats.display = True
-            stats.update(lost_text)
+            stats.set(lost_text)
             return
 
         bar.display = True
@@ -113,7 +118,7 @@ class GPUCard(Vertical):
                 line.append("   ")
                 line.append_text(alerts)
             title.display = True
-            title.update(line)
+            title.set(line)
             bar.show(d, memory_label(gpu, mode, plain))
             timeline.display = True
             timeline.show(
@@ -122,29 +127,27 @@ class GPUCard(Vertical):
                 Text(f"history ({len(gpu.timeline)} samples)", style="dim"),
             )
             stats.display = True
-            stats.update(f"temp {fmt_temp(d.temperature_c)} · power {_power(gpu)} · {_util(gpu)}")
+            stats.set(f"temp {fmt_temp(d.temperature_c)} · power {_power(gpu)} · {_util(gpu)}")
         elif mode is LayoutMode.COMPACT:
             head = Text.assemble(
-                (gpu_heading(gpu), "bold"),
+                (gpu_heading(gpu, short=True), "bold"),
                 " · ",
                 phase,
-                f" · {fmt_temp(d.temperature_c)} · {fmt_watts(d.power_watts)} · {_util(gpu)}",
-                no_wrap=True,
-                overflow="ellipsis",
+                f" · {_util(gpu)} · {fmt_temp(d.temperature_c)} · {fmt_watts(d.power_watts)}",
             )
             title.display = True
-            title.update(head)
+            title.set(head)
             bar.show(d, memory_label(gpu, mode, plain))
             timeline.display = False
             stats.display = bool(alerts)
-            stats.update(alerts)
+            stats.set(alerts)
         else:
             title.display = False
             label = Text.assemble(f"GPU{d.index} ", phase, " ", memory_label(gpu, mode, plain))
             bar.show(d, label)
             timeline.display = False
             stats.display = bool(alerts)
-            stats.update(alerts)
+            stats.set(alerts)
 
         notes: list[Text] = []
         if d.state is DeviceState.DEGRADED:
@@ -160,4 +163,4 @@ class GPUCard(Vertical):
         elif d.mig_instances:
             notes.append(Text(f"MIG: {len(d.mig_instances)} instances", style="dim"))
         extra.display = bool(notes)
-        extra.update(Text("\n").join(notes))
+        extra.set(Text("\n").join(notes))

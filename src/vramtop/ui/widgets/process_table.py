@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from vramtop.frame import ProcessView
 from vramtop.ui.state import LayoutMode, display_name
@@ -119,6 +119,7 @@ class ProcessTable(DataTable[Text]):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._sigs: dict[str, tuple[tuple[str, str, tuple[object, ...]], ...]] = {}
         self._views: dict[str, ProcessView] = {}
+        self._ctx: RenderContext | None = None
 
     @property
     def selected_key(self) -> str | None:
@@ -166,8 +167,12 @@ class ProcessTable(DataTable[Text]):
             self.remove_row(key)
             del self._cells[key]
             del self._sigs[key]
-        self._views = {pv.key: pv for pv in rows}
+        previous, self._views = self._views, {pv.key: pv for pv in rows}
+        same_ctx = ctx == self._ctx
+        self._ctx = ctx
         for pv in rows:
+            if same_ctx and pv.key in self._sigs and previous.get(pv.key) == pv:
+                continue  # nothing about this row changed
             cells = tuple(CELLS[col][1](pv, ctx) for col in columns)
             sigs = tuple(_signature(c) for c in cells)
             old = self._sigs.get(pv.key)
@@ -176,7 +181,10 @@ class ProcessTable(DataTable[Text]):
             else:
                 for col, new_sig, old_sig, cell in zip(columns, sigs, old, cells, strict=True):
                     if new_sig != old_sig:
-                        self.update_cell(pv.key, col, cell, update_width=True)
+                        # Columns only grow while rows update: letting one shrink makes
+                        # Textual re-measure the whole column for every changed cell.
+                        grow = cell.cell_len > self.columns[ColumnKey(col)].content_width
+                        self.update_cell(pv.key, col, cell, update_width=grow)
             self._cells[pv.key] = cells
             self._sigs[pv.key] = sigs
         if self.row_keys() != wanted:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from rich.text import Text
-from textual.widgets import Static
 
 from vramtop.frame import Frame, ReplayStatus
 from vramtop.ui.state import SORT_LABEL, LayoutMode, Selection, SortKey
 from vramtop.ui.widgets.badges import DEFAULT_PALETTE, Palette
+from vramtop.ui.widgets.line import Line
 from vramtop.units import fmt_duration
 
 
@@ -32,7 +32,7 @@ def replay_marker(status: ReplayStatus, *, short: bool = False) -> Text:
     return text
 
 
-class StatusBar(Static):
+class StatusBar(Line):
     """One line above the cards."""
 
     DEFAULT_CSS = """
@@ -55,7 +55,7 @@ class StatusBar(Static):
         line.append("vramtop", style="bold")
         if frame is None:
             line.append(" · waiting for the first sample…", style="dim")
-            self.update(line)
+            self.set(line)
             return
         if not short:
             line.append(f" · {frame.hostname}")
@@ -80,4 +80,4 @@ class StatusBar(Static):
             line.append(f"  errors {frame.errors_total}", style=pal.warn)
         if short:
             line.append("  ? help", style="dim")
-        self.update(line)
+        self.set(line)
