@@ -356,7 +356,7 @@ class RemoteBackend(GPUBackend):
 
     def _failed(self, st: HostState, error: str, now: float) -> None:
         if st.up or st.failures == 0:
-            log.warning("remote %s: %s", st.target.label, error)
+            log.info("remote %s: %s", st.target.label, error)
         st.up = False
         st.error = error
         st.failures += 1

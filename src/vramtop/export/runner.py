@@ -66,7 +66,7 @@ def _secrets(strict: bool, monitor: Monitor) -> Secrets:
         if strict:
             raise
         monitor.add_notice(f"Secrets not used: {e}")
-        log.warning("secrets not used: %s", e)
+        log.info("secrets not used: %s", e)
         return Secrets()
 
 
@@ -112,7 +112,7 @@ def attach(
                     raise
                 out.exporter = None
                 monitor.add_notice(f"Exporter not started: {e}")
-                log.warning("exporter not started: %s", e)
+                log.info("exporter not started: %s", e)
             else:
                 out._unsubscribe.append(monitor.subscribe(out.exporter.note_frame))
         if options.webhooks and secrets.webhook_url:
