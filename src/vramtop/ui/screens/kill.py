@@ -48,6 +48,9 @@ class KillScreen(ModalScreen[str | None]):
         Binding("escape", "cancel", "Close", tooltip="Close the dialog"),
     ]
 
+    # Short terminals get a dialog without padding and one-line buttons.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (26, "-tall")]
+
     class AgeKnown(Message):
         def __init__(self, age_s: float | None) -> None:
             super().__init__()
@@ -103,7 +106,7 @@ class KillScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#kill-progress", ProgressBar).display = False
         self._update_facts()
-        self._set_question(Text("Send SIGTERM (ask the process to exit)?"))
+        self._set_question(Text("Send SIGTERM (ask the process to exit)? [y/n]"))
         self._load_age()
 
     # --- rendering ----------------------------------------------------------------------
@@ -250,7 +253,7 @@ class KillScreen(ModalScreen[str | None]):
         self.stage = Stage.CONFIRM_KILL
         self._set_question(
             Text(
-                f"Still running {self.grace_s:g} s after SIGTERM. Send SIGKILL?"
+                f"Still running {self.grace_s:g} s after SIGTERM. Send SIGKILL? [y/n]"
                 " (it cannot clean up: unsaved work is lost)",
                 style="bold",
             )
