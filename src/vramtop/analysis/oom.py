@@ -51,6 +51,7 @@ Pure code: numbers in, numbers out. No clock, no I/O.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -182,7 +183,7 @@ class _Episode:
         p = self.points[i]
         self.t0, self.level0, self.headroom0 = p.t, p.peak, p.headroom
         self.rises = [r for r in self.rises if r[0] > p.t]
-        self.gaps = [b[0] - a[0] for a, b in zip(self.rises, self.rises[1:], strict=False)]
+        self.gaps = [b[0] - a[0] for a, b in itertools.pairwise(self.rises)]
         self.points = self.points[i:]
         self.times = self.times[i:]
         return True

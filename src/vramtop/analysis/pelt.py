@@ -3,7 +3,9 @@
 The series' sample-to-sample rates (MB/s, as the phase detector sees them) are
 cut into segments of constant mean rate by PELT (`ruptures`, `l2` cost), with a
 penalty preset per kind of workload (`PENALTY_PRESETS`) and at least
-`min_size` rates per segment. Each segment is classified with the phase
+`min_size` rates per segment. The rates are scaled by their own noise (the
+median successive difference, at least the noise floor), so a penalty means
+the same on a quiet series and on a bursty one. Each segment is classified with the phase
 detector's own thresholds (`phase.classify_rates`), so "GROWING" means the
 same thing in both algorithms.
 
@@ -15,6 +17,7 @@ changepoints and says so in `PeltResult.notice`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -130,7 +133,12 @@ def detect(
         return PeltResult(available=True)
     import numpy as np  # numpy comes with ruptures
 
-    signal = np.asarray(rates, dtype=float).reshape(-1, 1)
+    # The penalty is in units of the rate noise: rates are divided by a robust estimate
+    # of it (successive differences' MAD), never below the phase detector's noise floor.
+    diffs = sorted(abs(b - a) for a, b in itertools.pairwise(rates))
+    noise = 1.4826 * diffs[len(diffs) // 2] / math.sqrt(2) if diffs else 0.0
+    scale = max(params.noise_floor_mb, noise, 1e-9)
+    signal = np.asarray([r / scale for r in rates], dtype=float).reshape(-1, 1)
     algo: Any = rpt.Pelt(model="l2", min_size=size, jump=1).fit(signal)
     try:
         ends = [int(e) for e in algo.predict(pen=max(0.0, float(pen)))]

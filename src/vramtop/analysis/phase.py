@@ -35,7 +35,8 @@ def classify_rates(
     """Classify a window of rates (MB/s); returns the phase and the rates' variance."""
     n = len(rates_mb)
     mean = sum(rates_mb) / n
-    variance = sum((r - mean) ** 2 for r in rates_mb) / n
+    # `d * d`, not `d ** 2`: a huge rate (a tiny dt) overflows to inf instead of raising.
+    variance = sum((r - mean) * (r - mean) for r in rates_mb) / n
     floor = params.noise_floor_mb
     positive = sum(1 for r in rates_mb if r > floor) / n
     negative = sum(1 for r in rates_mb if r < -floor) / n

@@ -65,7 +65,7 @@ POOL_LOW_FREE_SHARE = 0.0025  # a token pool with less than this free beside it 
 
 _LONG_CONTEXT_FLAGS = ("--max-model-len", "--context-length", "--ctx-size", "--max-seq-len")
 _TRAIN_WORDS = ("train", "finetune", "fine-tune", "fine_tune", "pretrain", "sft", "dpo")
-_WORD = re.compile(r"[a-z0-9_.+-]+")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def classify_workload(framework: str | None, cmdline: Sequence[str]) -> Workload
     """The multiplier row for a process, from its framework and command line."""
     fw = (framework or "").lower()
     words = _tokens(cmdline)
-    text = " ".join(words)
+    text = " ".join(a.lower() for a in cmdline)
     if any(w in ("lora", "qlora", "peft") or w.startswith(("lora", "peft")) for w in words):
         return Workload.LORA
     if fw in SERVERS:
