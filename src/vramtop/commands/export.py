@@ -10,9 +10,8 @@ import threading
 from types import FrameType
 
 from vramtop import trace
-from vramtop.backends.base import GPUBackend
 from vramtop.backends.replay import ReplayBackend
-from vramtop.commands._common import build_monitor, live_backend, load_config
+from vramtop.commands._common import build_live_monitor, build_monitor, load_config
 from vramtop.errors import ExportError, TraceError
 from vramtop.export.prometheus import DEFAULT_PORT, require_token_off_loopback
 from vramtop.export.runner import ExportOptions, attach, run_headless
@@ -82,18 +81,16 @@ def run(args: argparse.Namespace) -> int:
     secrets = load_secrets()
     # Checked before the GPUs are opened, so the refusal is the only message.
     require_token_off_loopback(bind, secrets.token)
-    backend: GPUBackend
     replay = args.replay is not None
     if replay:
         if not 0.1 <= args.speed <= 1000:
             raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
         tr = trace.read(args.replay)
         backend = ReplayBackend(tr, step_s=cfg.general.refresh_rate, loop=args.loop)
-    else:
-        backend = live_backend()
-    monitor = build_monitor(backend, cfg, enrich=not replay)
-    if replay:
+        monitor = build_monitor(backend, cfg, enrich=False)
         monitor.pace_s = cfg.general.refresh_rate / args.speed
+    else:
+        monitor = build_live_monitor(cfg)
     info = monitor.open()
     holder.on_change(monitor.apply_config)
     holder.install_sighup()

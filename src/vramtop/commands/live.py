@@ -7,7 +7,7 @@ import json
 import sys
 
 from vramtop.backends.remote import RemoteBackend
-from vramtop.commands._common import build_monitor, live_backend, load_config
+from vramtop.commands._common import build_live_monitor, build_monitor, load_config
 from vramtop.config import Config
 from vramtop.errors import NoGPUError
 from vramtop.export import json_stream, table
@@ -39,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
     holder = load_config(args)
     cfg = holder.config
     remote = bool(args.remote)
-    backend = remote_backend(args.remote, cfg) if remote else live_backend()
+    monitor = (
+        build_monitor(remote_backend(args.remote, cfg), cfg, enrich=False)
+        if remote
+        else build_live_monitor(cfg)
+    )
     if args.once:
-        monitor = build_monitor(backend, cfg, enrich=not remote)
         info = monitor.open()
         try:
             frame = monitor.step()
@@ -58,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     try:
-        monitor = build_monitor(backend, cfg, enrich=not remote)
         monitor.open()
     except NoGPUError as e:
         if args.json_stream:

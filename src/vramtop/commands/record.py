@@ -13,7 +13,7 @@ from types import FrameType
 
 from vramtop import trace
 from vramtop.backends.base import GPUBackend
-from vramtop.commands._common import live_backend
+from vramtop.commands._common import build_enricher, live_backend, load_config
 from vramtop.errors import TraceError
 
 NAME = "record"
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         meta["scenario"] = args.scenario
     if args.expected:
         meta["expected"] = args.expected
-    backend = live_backend()
+    backend = live_backend(build_enricher(load_config(args).config))
     print(f"vramtop: recording to {path} every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
     n = record(
         backend, path, interval_s=args.interval, duration_s=args.duration, stop=stop, meta=meta
