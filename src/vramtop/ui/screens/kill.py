@@ -49,7 +49,7 @@ class KillScreen(ModalScreen[str | None]):
     ]
 
     # Short terminals get a dialog without padding and one-line buttons.
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (26, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (26, "-tall")]  # noqa: RUF012
 
     class AgeKnown(Message):
         def __init__(self, age_s: float | None) -> None:
