@@ -1,0 +1,242 @@
+"""GPU memory workloads for recording OOM-prediction traces (PyTorch on CUDA).
+
+Each mode prints its events as JSON lines on stdout, with wall-clock times
+(`{"unix": 1795429369.95, "event": "start", "pid": 123, ...}`), so that
+record_all.sh can place them in the recording (t = unix - start_unix):
+`start` when the process starts (before CUDA is touched), `ballast`,
+`model_ready`, `plateau` when growth stops on purpose, `oom` with the free
+memory when CUDA runs out, `exit` when it ends on its own. A CUDA OOM exits
+with status 3.
+
+    python memory_workloads.py ballast --leave-gb 6 --hold 120
+    python memory_workloads.py leak --rate-mb 60
+    python memory_workloads.py leak --rate-mb 400 --chunk-mb 64 --jitter 0.3
+    python memory_workloads.py step-leak --mean-rate-mb 150 --min-mb 20 --max-mb 600 --mean-gap 1.5
+    python memory_workloads.py burst-leak --burst-gb 6 --period 2 --leak-mb 100
+    python memory_workloads.py var-batch --min-gb 2 --max-gb 20 --period 0.7 --duration 45
+    python memory_workloads.py plateau --rate-mb 250 --stop-free-gb 3 --hold 12
+
+Every mode also takes `--ballast-gb G` (an idle block held by the same process)
+or `--leave-gb G` (allocate everything but G GB first), so that an 80 GB H100
+runs out within a minute or two instead of ten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from typing import Any
+
+MB = 1_000_000
+GB = 1_000_000_000
+_PID = os.getpid()
+
+
+def event(name: str, **data: Any) -> None:
+    print(json.dumps({"unix": time.time(), "event": name, "pid": _PID, **data}), flush=True)
+
+
+def _torch() -> Any:
+    import torch
+
+    if not torch.cuda.is_available():
+        print("memory_workloads: no CUDA device", file=sys.stderr)
+        raise SystemExit(2)
+    return torch
+
+
+def _alloc(torch: Any, nbytes: int) -> Any:
+    """A tensor of `nbytes` on the GPU, touched so the memory is really committed."""
+    t = torch.empty(max(1, int(nbytes)), dtype=torch.uint8, device="cuda")
+    t.fill_(1)
+    return t
+
+
+def _free(torch: Any) -> int:
+    return int(torch.cuda.mem_get_info()[0])
+
+
+def _ballast(torch: Any, args: argparse.Namespace) -> list[Any]:
+    held: list[Any] = []
+    if args.leave_gb is not None:
+        want = _free(torch) - int(args.leave_gb * GB)
+        if want > 0:
+            held.append(_alloc(torch, want))
+            event("ballast", gb=round(want / GB, 3))
+    elif args.ballast_gb:
+        held.append(_alloc(torch, int(args.ballast_gb * GB)))
+        event("ballast", gb=args.ballast_gb)
+    return held
+
+
+def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def mode_ballast(torch: Any, args: argparse.Namespace) -> None:
+    _ = _ballast(torch, args)
+    time.sleep(args.hold)
+
+
+def mode_leak(torch: Any, args: argparse.Namespace) -> None:
+    """A steady leak of `rate_mb` MB/s in chunks, optionally jittered."""
+    rng = random.Random(args.seed)
+    keep = _ballast(torch, args)
+    event("model_ready")
+    tick = args.chunk_mb * MB / (args.rate_mb * MB)
+    nxt = time.monotonic()
+    end = nxt + args.duration if args.duration else None
+    while end is None or time.monotonic() < end:
+        size = args.chunk_mb * MB * max(0.05, 1 + args.jitter * rng.gauss(0, 1))
+        keep.append(_alloc(torch, int(size)))
+        nxt += tick
+        _sleep_until(nxt)
+
+
+def mode_step_leak(torch: Any, args: argparse.Namespace) -> None:
+    """Irregular allocator steps: random sizes at random (exponential) intervals."""
+    rng = random.Random(args.seed)
+    keep = _ballast(torch, args)
+    event("model_ready")
+    mean_size = (args.min_mb + args.max_mb) / 2 * MB
+    scale = args.mean_rate_mb * MB * args.mean_gap / mean_size
+    end = time.monotonic() + args.duration if args.duration else None
+    while end is None or time.monotonic() < end:
+        time.sleep(rng.expovariate(1.0 / args.mean_gap))
+        keep.append(_alloc(torch, int(rng.uniform(args.min_mb, args.max_mb) * MB * scale)))
+
+
+def mode_burst_leak(torch: Any, args: argparse.Namespace) -> None:
+    """Per-step activations returned to the driver each step (a sawtooth) on a slow leak."""
+    keep = _ballast(torch, args)
+    event("model_ready")
+    leak = int(args.leak_mb * MB * args.period)
+    end = time.monotonic() + args.duration if args.duration else None
+    while end is None or time.monotonic() < end:
+        step_start = time.monotonic()
+        act = _alloc(torch, int(args.burst_gb * GB))
+        _sleep_until(step_start + args.period * args.duty)
+        del act
+        torch.cuda.empty_cache()  # give the activations back: NVML sees the step
+        keep.append(_alloc(torch, leak))
+        _sleep_until(step_start + args.period)
+
+
+def mode_var_batch(torch: Any, args: argparse.Namespace) -> None:
+    """Training steps with random batch sizes; activations freed each step. No OOM:
+    the largest batch is capped to what fits."""
+    rng = random.Random(args.seed)
+    _ = _ballast(torch, args)
+    base = _alloc(torch, int(args.base_gb * GB))
+    event("model_ready")
+    end = time.monotonic() + args.duration
+    while time.monotonic() < end:
+        step_start = time.monotonic()
+        room = _free(torch) - int(args.margin_gb * GB)
+        size = min(int(rng.uniform(args.min_gb, args.max_gb) * GB), max(room, int(0.1 * GB)))
+        act = _alloc(torch, size)
+        _sleep_until(step_start + args.period * 0.6)
+        del act
+        if args.empty_cache:
+            torch.cuda.empty_cache()
+        _sleep_until(step_start + args.period)
+    del base
+
+
+def mode_plateau(torch: Any, args: argparse.Namespace) -> None:
+    """Grow at `rate_mb` until `stop_free_gb` is left, then stop and hold: no OOM."""
+    keep = _ballast(torch, args)
+    event("model_ready")
+    chunk = int(args.chunk_mb * MB)
+    tick = chunk / (args.rate_mb * MB)
+    nxt = time.monotonic()
+    while _free(torch) - chunk > args.stop_free_gb * GB:
+        keep.append(_alloc(torch, chunk))
+        nxt += tick
+        _sleep_until(nxt)
+    event("plateau", free=_free(torch))
+    time.sleep(args.hold)
+
+
+MODES = {
+    "ballast": mode_ballast,
+    "leak": mode_leak,
+    "step-leak": mode_step_leak,
+    "burst-leak": mode_burst_leak,
+    "var-batch": mode_var_batch,
+    "plateau": mode_plateau,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = ap.add_subparsers(dest="mode", required=True)
+
+    def add(name: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name)
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--ballast-gb", type=float, default=0.0, help="hold an idle block this big")
+        g.add_argument("--leave-gb", type=float, help="first allocate all but this many GB")
+        p.add_argument("--seed", type=int, default=0)
+        return p
+
+    p = add("ballast")
+    p.add_argument("--hold", type=float, default=600.0, help="seconds to hold it")
+    p = add("leak")
+    p.add_argument("--rate-mb", type=float, default=150.0)
+    p.add_argument("--chunk-mb", type=float, default=16.0)
+    p.add_argument("--jitter", type=float, default=0.0, help="relative noise of each chunk")
+    p.add_argument("--duration", type=float, help="stop (exit) after this many seconds")
+    p = add("step-leak")
+    p.add_argument("--mean-rate-mb", type=float, default=150.0)
+    p.add_argument("--min-mb", type=float, default=20.0)
+    p.add_argument("--max-mb", type=float, default=600.0)
+    p.add_argument("--mean-gap", type=float, default=1.5)
+    p.add_argument("--duration", type=float)
+    p = add("burst-leak")
+    p.add_argument("--burst-gb", type=float, default=6.0)
+    p.add_argument("--period", type=float, default=2.0)
+    p.add_argument("--duty", type=float, default=0.5)
+    p.add_argument("--leak-mb", type=float, default=100.0, help="MB/s leaked")
+    p.add_argument("--duration", type=float)
+    p = add("var-batch")
+    p.add_argument("--base-gb", type=float, default=4.0)
+    p.add_argument("--min-gb", type=float, default=2.0)
+    p.add_argument("--max-gb", type=float, default=20.0)
+    p.add_argument("--period", type=float, default=0.7)
+    p.add_argument("--margin-gb", type=float, default=2.0)
+    p.add_argument("--empty-cache", action="store_true", help="return activations each step")
+    p.add_argument("--duration", type=float, default=45.0)
+    p = add("plateau")
+    p.add_argument("--rate-mb", type=float, default=250.0)
+    p.add_argument("--chunk-mb", type=float, default=16.0)
+    p.add_argument("--stop-free-gb", type=float, default=3.0)
+    p.add_argument("--hold", type=float, default=12.0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    event("start", mode=args.mode)
+    torch = _torch()
+    try:
+        MODES[args.mode](torch, args)
+    except torch.cuda.OutOfMemoryError as e:
+        event("oom", free=_free(torch), msg=str(e).splitlines()[0][:300])
+        return 3
+    except KeyboardInterrupt:
+        pass
+    event("exit")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

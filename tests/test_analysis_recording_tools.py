@@ -1,0 +1,170 @@
+"""The tools that make new GPU recordings: the workloads (against a fake CUDA) and the
+event merge. The real thing runs on an H100 with bench/workloads/record_all.sh."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+import types
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vramtop import trace as trace_mod
+from vramtop.model import GPUDevice, MemorySnapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+GB = 1_000_000_000
+
+
+def _load(name: str) -> types.ModuleType:
+    path = ROOT / "bench" / "workloads" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_wl_{name}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _OOM(RuntimeError):
+    pass
+
+
+class FakeTorch(types.ModuleType):
+    """Just enough of torch.cuda: a GPU of `capacity` bytes and tensors that hold memory."""
+
+    uint8 = "uint8"
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__("torch")
+        self.capacity = capacity
+        self.used = 0
+        self.peak = 0
+        torch = self
+
+        class Tensor:
+            n = 0  # a tensor whose allocation failed holds nothing
+
+            def __init__(self, n: int) -> None:
+                if torch.used + n > torch.capacity:
+                    raise _OOM("CUDA out of memory. Tried to allocate")
+                torch.used += n
+                torch.peak = max(torch.peak, torch.used)
+                self.n = n
+
+            def fill_(self, _v: int) -> Tensor:
+                return self
+
+            def __del__(self) -> None:
+                torch.used -= self.n
+
+        self.cuda = types.SimpleNamespace(
+            is_available=lambda: True,
+            mem_get_info=lambda: (self.capacity - self.used, self.capacity),
+            empty_cache=lambda: None,
+            OutOfMemoryError=_OOM,
+        )
+        self._tensor = Tensor
+
+    def empty(self, n: int, dtype: Any = None, device: Any = None) -> Any:
+        return self._tensor(n)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> FakeTorch:
+    fake = FakeTorch(4 * GB)
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    return fake
+
+
+def _run(argv: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    wl = _load("memory_workloads")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = wl.main(argv)
+    return code, [json.loads(x) for x in out.getvalue().splitlines()]
+
+
+def test_a_leak_runs_out_and_says_so(fake_gpu: FakeTorch) -> None:
+    code, events = _run(["leak", "--rate-mb", "400", "--chunk-mb", "64", "--leave-gb", "1"])
+    assert code == 3
+    names = [e["event"] for e in events]
+    assert names[0] == "start" and names[-1] == "oom"
+    assert "ballast" in names and "model_ready" in names
+    assert all(isinstance(e["unix"], float) and "pid" in e for e in events)
+    assert events[-1]["free"] < 64_000_000
+
+
+def test_plateau_stops_short_of_full(fake_gpu: FakeTorch) -> None:
+    code, events = _run(["plateau", "--rate-mb", "250", "--stop-free-gb", "0.5", "--hold", "0"])
+    assert code == 0
+    names = [e["event"] for e in events]
+    assert names == ["start", "model_ready", "plateau", "exit"]
+    assert fake_gpu.capacity - fake_gpu.peak >= 0.5 * GB - 16_000_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["step-leak", "--mean-rate-mb", "150", "--max-mb", "300", "--ballast-gb", "1"],
+        ["burst-leak", "--burst-gb", "1", "--leak-mb", "500"],
+    ],
+)
+def test_other_leaks_run_out(fake_gpu: FakeTorch, argv: list[str]) -> None:
+    code, events = _run(argv)
+    assert code == 3 and events[-1]["event"] == "oom"
+
+
+def test_variable_batches_fit(fake_gpu: FakeTorch, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(0, 10_000))
+    monkeypatch.setattr("time.monotonic", lambda: float(next(clock)) * 0.1)
+    code, events = _run(
+        [
+            "var-batch",
+            "--base-gb",
+            "0.5",
+            "--max-gb",
+            "8",
+            "--margin-gb",
+            "0.2",
+            "--duration",
+            "5",
+            "--empty-cache",
+        ]
+    )
+    assert code == 0 and events[-1]["event"] == "exit"
+    assert fake_gpu.peak <= fake_gpu.capacity
+
+
+def test_merge_events_puts_events_in_time_order(tmp_path: Path) -> None:
+    start = 1_800_000_000.0
+    path = tmp_path / "rec.jsonl"
+    dev = GPUDevice(0, "GPU-m", "m", 80 * GB, 0, 80 * GB)
+    with path.open("w") as fh:
+        w = trace_mod.TraceWriter(fh)
+        w.write(trace_mod.header_dict(start, 0.1, [dev], meta={"expected": "oom"}))
+        for i in range(50):
+            w.write(
+                trace_mod.sample_dict(MemorySnapshot(i * 0.1, start + i * 0.1, (dev,)), i * 0.1)
+            )
+        fh.write('{"t": 5.0, "devi')  # the recorder stopped mid-line
+    events = tmp_path / "ev.jsonl"
+    events.write_text(
+        json.dumps({"unix": start + 1.23, "event": "start", "pid": 7, "mode": "leak"})
+        + "\n"
+        + "some stray output\n"
+        + json.dumps({"unix": start + 4.5, "event": "oom", "pid": 7, "free": 12})
+        + "\n"
+    )
+    merge = _load("merge_events")
+    assert merge.main([str(path), str(events)]) == 0
+    tr = trace_mod.read(path)
+    assert [(e.event, e.t, e.pid) for e in tr.events] == [("start", 1.23, 7), ("oom", 4.5, 7)]
+    assert tr.events[1].data == {"free": 12}
+    ts = [json.loads(x).get("t") for x in path.read_text().splitlines()[1:]]
+    assert ts == sorted(ts) and len(tr.samples) == 50
