@@ -223,6 +223,10 @@ async def test_detail_with_nothing_selected_says_so() -> None:
         await pilot.press("d")
         await wait_for(pilot, lambda: notes.has("no process selected"))
         assert "no processes on the GPU" in screen_text(app)
+        notes.messages.clear()
+        await pilot.press("k")
+        await wait_for(pilot, lambda: notes.has("no process selected"))
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_theme_key_cycles_the_six_themes() -> None:
