@@ -83,7 +83,13 @@ class OOMPredictionConfig(_Section):
         "variance", description="Phase/changepoint algorithm feeding the OOM predictor."
     )
     min_sustained_samples: int = Field(
-        10, ge=2, le=10_000, description="Growth must last this many samples before a prediction."
+        10,
+        ge=2,
+        le=10_000,
+        description=(
+            "Samples of sustained growth after which the OOM evidence is complete: a "
+            "prediction needs at least 3, and its confidence grows until this many."
+        ),
     )
     min_rate_mb_per_sec: float = Field(
         1.0, ge=0, le=1_000_000, description="No prediction below this growth rate (MB/s)."
