@@ -39,6 +39,7 @@ PENALTY_PRESETS: dict[str, float] = {
     "inference_server": 50.0,
     "unknown": 20.0,
 }
+PELT_JUMP = 2  # candidate changepoints every 2 rates: 4x cheaper, still finer than min_size
 NOTICE = "PELT needs the optional extra: pip install 'vramtop[pelt]'; using the variance algorithm"
 _SERVER_FRAMEWORKS = frozenset({"vllm", "sglang", "tgi", "ollama", "llamacpp", "llama.cpp"})
 _TRAINING_FRAMEWORKS = frozenset({"pytorch", "jax", "tensorflow"})
@@ -139,7 +140,7 @@ def detect(
     noise = 1.4826 * diffs[len(diffs) // 2] / math.sqrt(2) if diffs else 0.0
     scale = max(params.noise_floor_mb, noise, 1e-9)
     signal = np.asarray([r / scale for r in rates], dtype=float).reshape(-1, 1)
-    algo: Any = rpt.Pelt(model="l2", min_size=size, jump=1).fit(signal)
+    algo: Any = rpt.Pelt(model="l2", min_size=size, jump=PELT_JUMP).fit(signal)
     try:
         ends = [int(e) for e in algo.predict(pen=max(0.0, float(pen)))]
     except Exception:  # ruptures raises BadSegmentationParameters on degenerate inputs
@@ -193,7 +194,7 @@ class PeltTracker:
         *,
         min_size: int = 5,
         every: int = 5,
-        max_points: int = 300,
+        max_points: int = 180,
         params: PhaseParams | None = None,
     ) -> None:
         self.min_size = max(2, min_size)
