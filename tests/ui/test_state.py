@@ -148,6 +148,17 @@ def test_other_users_hidden_unless_asked_and_counted() -> None:
     assert sel.rows == () and sel.filtered_out == 2
 
 
+def test_processes_of_another_hosts_gpus_are_listed_as_its_exporter_chose() -> None:
+    theirs = view(2, 2 * GIB, own=False)
+    frame = frame_of(theirs)
+    remote_dev = dataclasses.replace(frame.gpus[0].device, host="node-b")
+    remote = dataclasses.replace(
+        frame, gpus=(dataclasses.replace(frame.gpus[0], device=remote_dev),)
+    )
+    sel = select_processes(remote, show_other_users=False, filter_text="", sort=SortKey.VRAM)
+    assert [v.process.pid for v in sel.rows] == [2] and sel.hidden_other_users == 0
+
+
 def test_phase_log_records_changes_and_forgets_gone_processes() -> None:
     log = PhaseLog()
     v = view(1, GIB)

@@ -145,7 +145,9 @@ def test_detail_text_shows_every_enrichment() -> None:
         breakdown=MemoryBreakdown(5 * GIB, 2 * GIB, None),
     )
     gpu = GPUView(device=DEV, oom=OOMPrediction(60, 120, 0.6, 1e8, 2e8, alert=True))
-    text = detail_text(pv, gpu, age_s=75, live=True, words=True).plain
+    text = detail_text(pv, gpu, age_s=75, words=True).plain
+    note = "unknown (a process of another host)"
+    assert f"age {note}" in detail_text(pv, gpu, age_s=75, age_note=note, words=True).plain
     for fragment in (
         "PID 42 · starttime 4242",
         "age 1m15s",

@@ -110,7 +110,7 @@ class VramtopApp(App[int]):
         )
         self._timer: Timer | None = None
         self._step_lock = threading.Lock()
-        self._series_target: tuple[str, str, ProcessView] | None = None
+        self._series_target: tuple[str, str, ProcessView, bool] | None = None
         self._notices_seen: set[str] = set()
         self._last_error: str | None = None
         self._palette = Palette()
@@ -198,13 +198,13 @@ class VramtopApp(App[int]):
             self._step_lock.release()
 
     def _fetch_series(self) -> ProcessSeries | None:
-        """History (and age, live only) of the process whose detail screen is open."""
+        """History (and age, local processes only) of the process whose detail screen is open."""
         target = self._series_target
         if target is None:
             return None
-        key, gpu_uuid, pv = target
+        key, gpu_uuid, pv, local = target
         points = self.monitor.process_history(gpu_uuid, pv.identity)
-        age = actions.process_age_s(pv.identity) if self.live else None
+        age = actions.process_age_s(pv.identity) if local else None
         return ProcessSeries(key, points, age)
 
     @work(thread=True, group="series", exit_on_error=False)
@@ -214,6 +214,8 @@ class VramtopApp(App[int]):
             self.post_message(FrameReady(frame, self._fetch_series()))
 
     def on_frame_ready(self, message: FrameReady) -> None:
+        if not self.screen_stack:  # a frame that arrives while the app shuts down
+            return
         frame = message.frame
         self.frame = frame
         self._last_error = None
@@ -226,7 +228,10 @@ class VramtopApp(App[int]):
         self._show_detail(message.series)
 
     def _show_detail(self, series: ProcessSeries | None = None) -> None:
-        screen = self.screen
+        stack = self.screen_stack
+        if not stack:
+            return
+        screen = stack[-1]
         if isinstance(screen, DetailScreen) and self.frame is not None:
             if series is not None:
                 screen.series = series
@@ -234,7 +239,6 @@ class VramtopApp(App[int]):
                 self.frame,
                 screen.series,
                 self.phase_log.entries(screen.key),
-                live=self.live,
                 plain=self.plain,
                 pal=self._palette,
             )
@@ -339,8 +343,15 @@ class VramtopApp(App[int]):
         if pv is None:
             self.notify("no process selected", timeout=3)
             return
-        self._series_target = (pv.key, pv.gpu_uuid, pv)
-        screen = DetailScreen(pv.key)
+        remote = self._on_remote_host(pv)
+        local = self.live and not remote
+        self._series_target = (pv.key, pv.gpu_uuid, pv, local)
+        note = None
+        if not self.live:
+            note = "unknown (recorded on another machine)"
+        elif remote:
+            note = "unknown (a process of another host)"
+        screen = DetailScreen(pv.key, age_note=note)
 
         def closed(_: None) -> None:
             self._series_target = None
@@ -368,9 +379,7 @@ class VramtopApp(App[int]):
         if pv is None:
             self.notify("no process selected", timeout=3)
             return
-        if self.frame is not None and any(
-            g.device.host for g in self.frame.gpus if g.device.uuid == pv.gpu_uuid
-        ):
+        if self._on_remote_host(pv):
             self.notify("this process runs on another host: kill it there", severity="warning")
             return
         if not is_same_user(pv.process.uid):
@@ -382,6 +391,12 @@ class VramtopApp(App[int]):
             self.notify(f"Refused: {reason}", severity="error", timeout=6)
             return
         self.push_screen(KillScreen(pv, grace_s=self.kill_grace_s), callback=self._kill_done)
+
+    def _on_remote_host(self, pv: ProcessView) -> bool:
+        frame = self.frame
+        return frame is not None and any(
+            g.device.host for g in frame.gpus if g.device.uuid == pv.gpu_uuid
+        )
 
     @work(thread=True, group="audit", exit_on_error=False)
     def _audit_refusal(self, pv: ProcessView, reason: str) -> None:

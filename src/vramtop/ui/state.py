@@ -152,8 +152,10 @@ def select_processes(
     hidden = 0
     filtered = 0
     for gpu in frame.gpus:
+        # Another host's exporter already applied its own show_other_users rule.
+        show_all = show_other_users or gpu.device.host is not None
         for pv in gpu.processes:
-            if not (show_other_users or pv.own):
+            if not (show_all or pv.own):
                 hidden += 1
             elif not matches_filter(pv, filter_text):
                 filtered += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -9,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -28,6 +30,8 @@ from vramtop.ui.widgets.badges import (
 )
 from vramtop.ui.widgets.memory import MemoryTimeline
 from vramtop.units import confidence_meter, fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+
+log = logging.getLogger(__name__)
 
 LABEL_WIDTH = 13
 
@@ -104,17 +108,15 @@ def detail_text(
     gpu: GPUView | None,
     *,
     age_s: float | None,
-    live: bool,
+    age_note: str | None = None,
     words: bool,
     pal: Palette = DEFAULT_PALETTE,
 ) -> Text:
     p = pv.process
     info = pv.info
     lines: list[Text] = []
-    if live:
-        age = fmt_duration(age_s) if age_s is not None else "?"
-    else:
-        age = "unknown (recorded on another machine)"
+    # A start time from a recording or another host means nothing on this machine.
+    age = age_note or (fmt_duration(age_s) if age_s is not None else "?")
     lines.append(
         _row(
             "Identity",
@@ -227,9 +229,10 @@ class DetailScreen(Screen[None]):
         Binding("escape", "close", "Close", tooltip="Back to the process list")
     ]
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, age_note: str | None = None) -> None:
         super().__init__(id="detail")
         self.key = key
+        self.age_note = age_note
         self.view: ProcessView | None = None
         self.series: ProcessSeries | None = None
         self.exited = False
@@ -253,12 +256,25 @@ class DetailScreen(Screen[None]):
         series: ProcessSeries | None,
         phases: Sequence[tuple[float, Phase]],
         *,
-        live: bool,
         plain: bool,
         pal: Palette = DEFAULT_PALETTE,
     ) -> None:
         if not self.is_mounted:
             return
+        try:
+            self._draw(frame, series, phases, plain=plain, pal=pal)
+        except NoMatches:
+            log.debug("detail screen torn down; frame not drawn")
+
+    def _draw(
+        self,
+        frame: Frame,
+        series: ProcessSeries | None,
+        phases: Sequence[tuple[float, Phase]],
+        *,
+        plain: bool,
+        pal: Palette,
+    ) -> None:
         gpu: GPUView | None = None
         found: ProcessView | None = None
         for g in frame.gpus:
@@ -284,7 +300,7 @@ class DetailScreen(Screen[None]):
         title.update(heading)
         age = series.age_s if series is not None and series.key == self.key else None
         self.query_one("#detail-facts", Static).update(
-            detail_text(pv, gpu, age_s=age, live=live, words=plain, pal=pal)
+            detail_text(pv, gpu, age_s=age, age_note=self.age_note, words=plain, pal=pal)
         )
         if series is not None and series.key == self.key:
             values = [v for _, v in series.points]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -28,6 +30,8 @@ from vramtop.ui.widgets.badges import DEFAULT_PALETTE, Palette
 from vramtop.ui.widgets.gpu_card import GPUCard
 from vramtop.ui.widgets.process_table import ProcessTable
 from vramtop.ui.widgets.status_bar import StatusBar
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,13 @@ class MainScreen(Screen[None]):
     def _redraw(self) -> None:
         if not self.is_mounted:
             return
+        try:
+            self._draw()
+        except NoMatches:
+            # A frame that arrives while the app shuts down finds the widgets gone.
+            log.debug("main screen torn down; frame not drawn")
+
+    def _draw(self) -> None:
         status = self.query_one(StatusBar)
         if self.mode is LayoutMode.TOO_SMALL:
             self.query_one("#too-small", Static).update(
