@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import threading
 from typing import ClassVar
 
@@ -33,8 +34,8 @@ from vramtop.ui.messages import (
     SampleFailed,
 )
 from vramtop.ui.screens.detail import DetailScreen
-from vramtop.ui.screens.help import HelpScreen
-from vramtop.ui.screens.kill import KillScreen
+from vramtop.ui.screens.help import HelpScreen, visible_bindings
+from vramtop.ui.screens.kill import KillScreen, kill_refusal
 from vramtop.ui.screens.main import DisplaySettings, MainScreen
 from vramtop.ui.state import THEME_MAP, PhaseLog, next_theme
 from vramtop.ui.widgets.badges import Palette, user_name
@@ -282,18 +283,10 @@ class VramtopApp(App[int]):
             return
         sections = [
             ("Everywhere", self.GLOBAL_BINDINGS),
-            (
-                "Process list",
-                [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and b.show]
-                + [
-                    b
-                    for b in MainScreen.BINDINGS
-                    if isinstance(b, Binding) and not b.show and b.action != "kill_disabled"
-                ],
-            ),
+            ("Process list", visible_bindings(MainScreen.BINDINGS)),
             ("Replay and demo", self.REPLAY_BINDINGS),
-            ("Detail screen", DetailScreen.BINDINGS),
-            ("Kill dialog", KillScreen.BINDINGS),
+            ("Detail screen", visible_bindings(DetailScreen.BINDINGS)),
+            ("Kill dialog", visible_bindings(KillScreen.BINDINGS)),
         ]
         notes = [
             "Sort keys pressed twice reverse the order.",
@@ -303,7 +296,7 @@ class VramtopApp(App[int]):
         ]
         if not self.kill_enabled:
             notes.append("Kill is disabled (--no-kill or display.enable_kill = false).")
-        self.push_screen(HelpScreen(sections, notes))  # type: ignore[arg-type]
+        self.push_screen(HelpScreen(sections, notes))
 
     def action_cycle_theme(self) -> None:
         self.theme_name = next_theme(self.theme_name)
@@ -362,26 +355,12 @@ class VramtopApp(App[int]):
 
     def on_kill_requested(self, message: KillRequested) -> None:
         pv = message.view
-        if not self.live:
-            self.notify(
-                "kill is not available in replay: these processes are from a recording",
-                severity="warning",
-                timeout=5,
-            )
+        remote = pv is not None and self._on_remote_host(pv)
+        refusal = kill_refusal(pv, live=self.live, enabled=self.kill_enabled, remote=remote)
+        if refusal is not None:
+            self.notify(refusal, severity="warning", timeout=5)
             return
-        if not self.kill_enabled:
-            self.notify(
-                "kill disabled (--no-kill or display.enable_kill = false)",
-                severity="warning",
-                timeout=4,
-            )
-            return
-        if pv is None:
-            self.notify("no process selected", timeout=3)
-            return
-        if self._on_remote_host(pv):
-            self.notify("this process runs on another host: kill it there", severity="warning")
-            return
+        assert pv is not None
         if not is_same_user(pv.process.uid):
             reason = (
                 f"PID {pv.process.pid} belongs to {user_name(pv.process.uid)};"
@@ -400,8 +379,6 @@ class VramtopApp(App[int]):
 
     @work(thread=True, group="audit", exit_on_error=False)
     def _audit_refusal(self, pv: ProcessView, reason: str) -> None:
-        import signal
-
         actions.refuse(pv.identity, signal.SIGTERM, reason, name=pv.process.name)
 
     def _kill_done(self, summary: str | None) -> None:

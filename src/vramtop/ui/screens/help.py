@@ -26,6 +26,11 @@ def key_label(key: str) -> str:
     return ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
 
 
+def visible_bindings(bindings: Sequence[BindingType]) -> list[Binding]:
+    """The bindings a user can press (the ones a disabled twin stands in for left out)."""
+    return [b for b in bindings if isinstance(b, Binding) and not b.action.endswith("_disabled")]
+
+
 def help_text(sections: Sequence[tuple[str, Sequence[Binding]]], notes: Sequence[str] = ()) -> Text:
     out = Text()
     for title, bindings in sections:

@@ -32,6 +32,21 @@ from vramtop.units import fmt_bytes, fmt_duration
 POLL_S = 0.1
 
 
+def kill_refusal(
+    view: ProcessView | None, *, live: bool, enabled: bool, remote: bool
+) -> str | None:
+    """Why `k` cannot open the dialog at all, or None when it can."""
+    if not live:
+        return "kill is not available in replay: these processes are from a recording"
+    if not enabled:
+        return "kill disabled (--no-kill or display.enable_kill = false)"
+    if view is None:
+        return "no process selected"
+    if remote:
+        return "this process runs on another host: kill it there"
+    return None
+
+
 class Stage(str, Enum):
     CONFIRM_TERM = "confirm_term"
     WAITING = "waiting"
