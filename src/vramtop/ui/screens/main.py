@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -298,6 +298,3 @@ class MainScreen(Screen[None]):
         if event.key == "escape" and box.has_focus:
             event.stop()
             self._close_filter(keep=False)
-
-    def with_settings(self, **changes: object) -> DisplaySettings:
-        return replace(self.settings, **changes)  # type: ignore[arg-type]
