@@ -399,7 +399,11 @@ def test_inspect_real_gpu_process(tmp_path: Path) -> None:
         assert p.stdout is not None
         if p.stdout.readline().strip() != "ready":
             pytest.skip("torch could not allocate on CUDA")
-        env = dict(os.environ, PYTHONPATH=str(SRC_DIR))
+        inherited = os.environ.get("PYTHONPATH")
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(SRC_DIR), inherited] if inherited else [str(SRC_DIR)]),
+        )
         r = subprocess.run(
             [sys.executable, "-m", "vramtop", "inspect", str(p.pid), "--json"],
             capture_output=True,

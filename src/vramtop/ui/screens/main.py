@@ -163,9 +163,12 @@ class MainScreen(Screen[None]):
                 pal=s.pal,
             )
             return
-        # A recording is the user's own file: its processes are all shown (the
-        # privacy rule is about other users on this machine, who are not in it).
-        show_others = s.show_other_users or frame.replay is not None
+        # A recording is the user's own file, and a remote host's exporter already
+        # chose what it shows: their processes are all listed (the privacy rule is
+        # about other users on this machine, who are in neither).
+        show_others = (
+            s.show_other_users or frame.replay is not None or frame.source.startswith("remote:")
+        )
         self.selection = select_processes(
             frame,
             show_other_users=show_others,
