@@ -38,8 +38,9 @@ record_scenario() {
   sleep 3  # NVML up, header and first samples written
   BG_PIDS=()
   "$body" "$events" || true
-  # stop everything the scenario left running (the ballast), politely first
-  for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill -INT "$p" 2>/dev/null || true; done
+  # stop everything the scenario left running (the ballast). TERM, not INT: a
+  # non-interactive shell starts background jobs with SIGINT ignored.
+  for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
   for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
   sleep 2  # the memory coming back is part of the recording
   kill -INT "$rec" 2>/dev/null || true
@@ -66,19 +67,19 @@ wait_for_event() {  # wait_for_event EVENTS NAME TIMEOUT_S: until a workload rep
 # --- scenarios (each ~60 s of growth; OOM comes from a ballast leaving little room) ---
 
 s_leak_60() {        # 60 MB/s steady leak, 3.6 GB left: OOM after ~60 s
-  bg "$1" $WL ballast --leave-gb 3.6 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 3.6 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   timeout 150 $WL leak --rate-mb 60 --chunk-mb 4 >>"$1"
 }
 s_leak_400() {       # 400 MB/s leak with jittered chunks, 24 GB left: OOM after ~60 s
-  bg "$1" $WL ballast --leave-gb 24 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 24 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   timeout 150 $WL leak --rate-mb 400 --chunk-mb 32 --jitter 0.3 >>"$1"
 }
 s_burst_leak() {     # 6 GB per-step bursts every 2 s on a 100 MB/s leak, 12 GB left
-  bg "$1" $WL ballast --leave-gb 12 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 12 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   timeout 150 $WL burst-leak --burst-gb 6 --period 2 --leak-mb 100 >>"$1"
 }
 s_two_leakers() {    # 90 MB/s, and 120 MB/s starting 10 s later, 12 GB left; ends at the first OOM
-  bg "$1" $WL ballast --leave-gb 12 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 12 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   bg "$1" $WL leak --rate-mb 90 --chunk-mb 8 --seed 1
   sleep 10
   bg "$1" $WL leak --rate-mb 120 --chunk-mb 8 --seed 2
@@ -86,17 +87,17 @@ s_two_leakers() {    # 90 MB/s, and 120 MB/s starting 10 s later, 12 GB left; en
   sleep 1
 }
 s_step_leak() {      # irregular allocator steps (20-600 MB, exponential gaps), ~150 MB/s
-  bg "$1" $WL ballast --leave-gb 9 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 9 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   timeout 150 $WL step-leak --mean-rate-mb 150 --min-mb 20 --max-mb 600 --mean-gap 1.5 \
     --seed 3 >>"$1"
 }
 s_var_batch() {      # random batch sizes, activations returned each step: no OOM
-  bg "$1" $WL ballast --leave-gb 30 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 30 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL var-batch --base-gb 4 --min-gb 2 --max-gb 20 --period 0.7 --empty-cache \
     --duration 45 --seed 4 >>"$1"
 }
 s_plateau() {        # 250 MB/s growth that stops 3 GB short of full, then holds: no OOM
-  bg "$1" $WL ballast --leave-gb 15.5 --hold 300; sleep 2
+  bg "$1" $WL ballast --leave-gb 15.5 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL plateau --rate-mb 250 --stop-free-gb 3 --hold 12 >>"$1"
 }
 
