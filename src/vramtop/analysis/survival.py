@@ -22,6 +22,7 @@ Pure code. The reasons are short fixed phrases; the numbers travel in
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -108,6 +109,12 @@ def _context_tokens(cmdline: Sequence[str]) -> int | None:
 
 def classify_workload(framework: str | None, cmdline: Sequence[str]) -> Workload:
     """The multiplier row for a process, from its framework and command line."""
+    return _classify_workload(framework, tuple(cmdline))
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify_workload(framework: str | None, cmdline: tuple[str, ...]) -> Workload:
+    # Memoised: a process's framework and command line do not change between samples.
     fw = (framework or "").lower()
     words = _tokens(cmdline)
     text = " ".join(a.lower() for a in cmdline)
