@@ -229,3 +229,33 @@ def test_replay_loop_keeps_time_monotonic() -> None:
     times = [b.sample().t for _ in range(20)]
     assert times == sorted(times)
     assert not b.at_end
+
+
+class StatefulBackend(ScriptedBackend):
+    """Each sample: (device state, processes)."""
+
+    def __init__(self, samples: list[tuple[DeviceState, list[GPUProcess]]]) -> None:
+        super().__init__([procs for _, procs in samples])
+        self._states = iter([state for state, _ in samples])
+
+    def sample(self) -> MemorySnapshot:
+        snap = super().sample()
+        dev = snap.devices[0]
+        from dataclasses import replace
+
+        return MemorySnapshot(t=snap.t, unix_time=snap.unix_time,
+                              devices=(replace(dev, state=next(self._states)),))
+
+
+def test_failed_process_list_keeps_history() -> None:
+    ok, degraded = DeviceState.OK, DeviceState.DEGRADED
+    samples = [(ok, [proc(10, 1, (1 + i) * GIB)]) for i in range(5)]
+    samples += [(degraded, []), (ok, [proc(10, 1, 6 * GIB)])]
+    m = Monitor(StatefulBackend(samples), Config(), hostname="h")
+    m.open()
+    for _ in range(6):
+        m.step()
+    assert len(m.process_history("GPU-x", ProcessIdentity(10, 1))) == 5
+    pv = m.step().gpus[0].processes[0]
+    assert len(m.process_history("GPU-x", ProcessIdentity(10, 1))) == 6
+    assert pv.peak_bytes == 6 * GIB

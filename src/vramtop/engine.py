@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Protocol
 
 from vramtop.analysis import pelt
@@ -115,7 +114,8 @@ class Monitor:
         self._proc_phase: dict[tuple[str, ProcessIdentity], PhaseDetector] = {}
         self._gpu_phase: dict[str, PhaseDetector] = {}
         self._oom: dict[str, OOMPredictor] = {}
-        self._pid_starttime: dict[tuple[str, int], int | None] = {}
+        # Per GPU: the start time each PID had last sample, to see PIDs recycled.
+        self._pid_starttime: dict[str, dict[int, int | None]] = {}
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -258,20 +258,26 @@ class Monitor:
             self._oom.pop(gkey, None)
             self._gpu_phase.pop(gkey, None)
             return GPUView(device=dev, timeline=self._gpu_history.values(gkey))
+        if dev.state is DeviceState.DEGRADED and not dev.processes:
+            # The process list failed this sample: keep what we know of its processes.
+            for pid, start in self._pid_starttime.get(gkey, {}).items():
+                live_keys.add((gkey, ProcessIdentity(pid, start)))
 
-        views: list[ProcessView] = []
         pairs: list[tuple[GPUProcess, PhaseState]] = []
         surv_inputs: list[SurvivalInput] = []
+        peaks: list[int | None] = []
+        previous_starts = self._pid_starttime.get(gkey, {})
+        starts: dict[int, int | None] = {}
         for proc in dev.processes:
             ident = proc.identity
             key = (gkey, ident)
             # A recycled PID (same pid, new starttime) is a new process: start afresh.
-            prev_start = self._pid_starttime.get((gkey, proc.pid), proc.starttime)
+            prev_start = previous_starts.get(proc.pid, proc.starttime)
             if prev_start != proc.starttime:
                 old = (gkey, ProcessIdentity(proc.pid, prev_start))
                 self._proc_history.drop(old)
                 self._proc_phase.pop(old, None)
-            self._pid_starttime[(gkey, proc.pid)] = proc.starttime
+            starts[proc.pid] = proc.starttime
             live_keys.add(key)
             detector = self._proc_phase.get(key)
             if detector is None:
@@ -282,44 +288,21 @@ class Monitor:
             else:
                 state = detector.state
             pairs.append((proc, state))
-            share = (
-                proc.used_bytes / dev.total_bytes
-                if proc.used_bytes is not None and dev.total_bytes
-                else None
-            )
             peak = self._proc_history.peak(key)
+            peaks.append(int(peak) if peak is not None else None)
             info = infos.get(ident)
-            views.append(
-                ProcessView(
-                    process=proc,
-                    gpu_index=dev.index,
-                    gpu_uuid=dev.uuid,
-                    phase=state,
-                    share=share,
-                    own=proc.uid is not None and proc.uid == self._uid,
-                    peak_bytes=int(peak) if peak is not None else None,
-                    info=info,
-                    breakdown=estimate_breakdown(
-                        proc.used_bytes,
-                        info.weights_bytes if info else None,
-                        info.deep if info else None,
-                    ),
-                )
-            )
             surv_inputs.append(
                 SurvivalInput(
                     used_bytes=proc.used_bytes,
                     phase=state.phase,
-                    peak_bytes=int(peak) if peak is not None else None,
+                    peak_bytes=peaks[-1],
                     framework=info.framework if info else None,
                     cmdline=(info.cmdline if info and info.cmdline else proc.cmdline),
                     weights_bytes=info.weights_bytes if info else None,
                     server=info.server if info else None,
                 )
             )
-        live_pids = {p.pid for p in dev.processes}
-        for k in [k for k in self._pid_starttime if k[0] == gkey and k[1] not in live_pids]:
-            del self._pid_starttime[k]
+        self._pid_starttime[gkey] = starts
 
         gdet = self._gpu_phase.get(gkey)
         if gdet is None:
@@ -349,7 +332,26 @@ class Monitor:
         verdicts = survival_for_gpu(
             surv_inputs, gpu_free_bytes=dev.free_bytes, gpu_total_bytes=dev.total_bytes
         )
-        views = [replace(v, survival=s) for v, s in zip(views, verdicts, strict=True)]
+        total = dev.total_bytes
+        views = [
+            ProcessView(
+                process=proc,
+                gpu_index=dev.index,
+                gpu_uuid=dev.uuid,
+                phase=state,
+                share=proc.used_bytes / total if proc.used_bytes is not None and total else None,
+                own=proc.uid is not None and proc.uid == self._uid,
+                peak_bytes=peak,
+                info=(info := infos.get(proc.identity)),
+                survival=verdict,
+                breakdown=estimate_breakdown(
+                    proc.used_bytes,
+                    info.weights_bytes if info else None,
+                    info.deep if info else None,
+                ),
+            )
+            for (proc, state), peak, verdict in zip(pairs, peaks, verdicts, strict=True)
+        ]
         views.sort(key=lambda v: -(v.process.used_bytes or 0))
         temp_warning = (
             dev.temperature_c is not None
