@@ -33,13 +33,27 @@ def classify_rates(
     rates_mb: list[float] | deque[float], params: PhaseParams
 ) -> tuple[Phase, float]:
     """Classify a window of rates (MB/s); returns the phase and the rates' variance."""
+    # One pass for the counts, one for the variance: this runs for every process
+    # every sample, so it avoids generator expressions.
     n = len(rates_mb)
-    mean = sum(rates_mb) / n
-    # `d * d`, not `d ** 2`: a huge rate (a tiny dt) overflows to inf instead of raising.
-    variance = sum((r - mean) * (r - mean) for r in rates_mb) / n
     floor = params.noise_floor_mb
-    positive = sum(1 for r in rates_mb if r > floor) / n
-    negative = sum(1 for r in rates_mb if r < -floor) / n
+    total = 0.0
+    above = below = 0
+    for r in rates_mb:
+        total += r
+        if r > floor:
+            above += 1
+        elif r < -floor:
+            below += 1
+    mean = total / n
+    squares = 0.0
+    for r in rates_mb:
+        d = r - mean
+        # `d * d`, not `d ** 2`: a huge rate (a tiny dt) overflows to inf instead of raising.
+        squares += d * d
+    variance = squares / n
+    positive = above / n
+    negative = below / n
     if variance < params.variance_threshold and abs(mean) < floor:
         return Phase.STABLE, variance
     if mean > floor and positive > DIRECTIONAL_SHARE:
