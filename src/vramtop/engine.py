@@ -37,6 +37,8 @@ from vramtop.security import current_uid
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Frame], None]
+#: Per-process state key: (GPU key, pid, starttime). Plain tuples hash fast.
+ProcKey = tuple[str, int, int | None]
 MB = 1_000_000.0
 
 
@@ -109,9 +111,9 @@ class Monitor:
 
     def _reset_analysis(self) -> None:
         length = self.config.general.history_length
-        self._proc_history: History[tuple[str, ProcessIdentity]] = History(length)
+        self._proc_history: History[ProcKey] = History(length)
         self._gpu_history: History[str] = History(length)
-        self._proc_phase: dict[tuple[str, ProcessIdentity], PhaseDetector] = {}
+        self._proc_phase: dict[ProcKey, PhaseDetector] = {}
         self._gpu_phase: dict[str, PhaseDetector] = {}
         self._oom: dict[str, OOMPredictor] = {}
         # Per GPU: the start time each PID had last sample, to see PIDs recycled.
@@ -182,7 +184,7 @@ class Monitor:
         self, gpu_uuid: str, identity: ProcessIdentity
     ) -> tuple[tuple[float, float], ...]:
         with self._lock:
-            return self._proc_history.series((gpu_uuid, identity))
+            return self._proc_history.series((gpu_uuid, identity.pid, identity.starttime))
 
     # --- the pipeline -----------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class Monitor:
     def _analyse(self, snap: MemorySnapshot, started: float) -> Frame:
         cfg = self.config
         params = phase_params(cfg)
-        live_keys: set[tuple[str, ProcessIdentity]] = set()
+        live_keys: set[ProcKey] = set()
         all_procs: list[GPUProcess] = []
         for dev in snap.devices:
             all_procs.extend(dev.processes)
@@ -221,10 +223,12 @@ class Monitor:
         gone = self._proc_history.retain(live_keys)
         for key in gone:
             self._proc_phase.pop(key, None)
-            log.debug("process %s left GPU %s", key[1], key[0])
+            log.debug("process %s (starttime %s) left GPU %s", key[1], key[2], key[0])
         if gone and self.enricher is not None:
-            still = {k[1] for k in live_keys}
-            self.enricher.forget([k[1] for k in gone if k[1] not in still])
+            still = {k[1:] for k in live_keys}
+            self.enricher.forget(
+                [ProcessIdentity(k[1], k[2]) for k in gone if k[1:] not in still]
+            )
         for key in [k for k in self._proc_phase if k not in live_keys]:
             del self._proc_phase[key]
 
@@ -251,7 +255,7 @@ class Monitor:
         t: float,
         params: PhaseParams,
         infos: Mapping[ProcessIdentity, ProcessInfo],
-        live_keys: set[tuple[str, ProcessIdentity]],
+        live_keys: set[ProcKey],
     ) -> GPUView:
         gkey = dev.key
         if dev.state is DeviceState.LOST:
@@ -261,20 +265,20 @@ class Monitor:
         if dev.state is DeviceState.DEGRADED and not dev.processes:
             # The process list failed this sample: keep what we know of its processes.
             for pid, start in self._pid_starttime.get(gkey, {}).items():
-                live_keys.add((gkey, ProcessIdentity(pid, start)))
+                live_keys.add((gkey, pid, start))
 
         pairs: list[tuple[GPUProcess, PhaseState]] = []
         surv_inputs: list[SurvivalInput] = []
         peaks: list[int | None] = []
+        proc_infos: list[ProcessInfo | None] = []
         previous_starts = self._pid_starttime.get(gkey, {})
         starts: dict[int, int | None] = {}
         for proc in dev.processes:
-            ident = proc.identity
-            key = (gkey, ident)
+            key = (gkey, proc.pid, proc.starttime)
             # A recycled PID (same pid, new starttime) is a new process: start afresh.
             prev_start = previous_starts.get(proc.pid, proc.starttime)
             if prev_start != proc.starttime:
-                old = (gkey, ProcessIdentity(proc.pid, prev_start))
+                old = (gkey, proc.pid, prev_start)
                 self._proc_history.drop(old)
                 self._proc_phase.pop(old, None)
             starts[proc.pid] = proc.starttime
@@ -290,7 +294,8 @@ class Monitor:
             pairs.append((proc, state))
             peak = self._proc_history.peak(key)
             peaks.append(int(peak) if peak is not None else None)
-            info = infos.get(ident)
+            info = infos.get(proc.identity) if infos else None
+            proc_infos.append(info)
             surv_inputs.append(
                 SurvivalInput(
                     used_bytes=proc.used_bytes,
@@ -342,7 +347,7 @@ class Monitor:
                 share=proc.used_bytes / total if proc.used_bytes is not None and total else None,
                 own=proc.uid is not None and proc.uid == self._uid,
                 peak_bytes=peak,
-                info=(info := infos.get(proc.identity)),
+                info=info,
                 survival=verdict,
                 breakdown=estimate_breakdown(
                     proc.used_bytes,
@@ -350,7 +355,9 @@ class Monitor:
                     info.deep if info else None,
                 ),
             )
-            for (proc, state), peak, verdict in zip(pairs, peaks, verdicts, strict=True)
+            for (proc, state), peak, info, verdict in zip(
+                pairs, peaks, proc_infos, verdicts, strict=True
+            )
         ]
         views.sort(key=lambda v: -(v.process.used_bytes or 0))
         temp_warning = (
