@@ -101,3 +101,17 @@ def test_overrides_validated() -> None:
     assert c.general.refresh_rate == 5
     with pytest.raises(Exception):
         Config().with_overrides(general={"refresh_rate": 50})
+
+
+def test_reload_keeps_command_line_overrides(tmp_path: Path) -> None:
+    p = write(tmp_path, "[general]\nrefresh_rate = 2\n[display]\ntheme = 'nord'\n")
+
+    def flags(c: Config) -> Config:
+        return c.with_overrides(general={"refresh_rate": 5})
+
+    holder = ConfigHolder(flags(config_mod.load(p)), p, overrides=flags)
+    p.write_text("[general]\nrefresh_rate = 3\n[display]\ntheme = 'dracula'\n")
+    holder.request_reload()
+    assert holder.poll() == "Config reloaded"
+    assert holder.config.general.refresh_rate == 5  # the flag still wins
+    assert holder.config.display.theme == "dracula"  # the file's change applies

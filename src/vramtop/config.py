@@ -240,9 +240,17 @@ class ConfigHolder:
     the UI timer) performs the reload and returns what happened.
     """
 
-    def __init__(self, config: Config, path: Path | None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        path: Path | None,
+        overrides: Callable[[Config], Config] | None = None,
+    ) -> None:
+        """`overrides` re-applies the command line's settings to every reloaded file,
+        so `--refresh-rate 2` survives a SIGHUP."""
         self._config = config
         self._path = path
+        self._overrides = overrides
         self._reload_requested = threading.Event()
         self._listeners: list[Callable[[Config], None]] = []
 
@@ -272,6 +280,8 @@ class ConfigHolder:
         self._reload_requested.clear()
         try:
             new = load(self._path)
+            if self._overrides is not None:
+                new = self._overrides(new)
         except ConfigError as e:
             return f"Config reload failed, keeping the old config: {e}"
         self._config = new

@@ -22,7 +22,7 @@ def load_config(args: argparse.Namespace) -> ConfigHolder:
     path = Path(args.config).expanduser() if getattr(args, "config", None) else None
     cfg = config_mod.load(path)
     cfg = apply_overrides(cfg, args)
-    return ConfigHolder(cfg, path)
+    return ConfigHolder(cfg, path, overrides=lambda c: apply_overrides(c, args))
 
 
 def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
