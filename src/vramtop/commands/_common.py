@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
 from vramtop.enrichment import EnrichmentSettings, ProcessEnricher
-from vramtop.enrichment.scrape import server_augmenter
+from vramtop.enrichment.scrape import ServerAugmenter, server_augmenter
 from vramtop.errors import ConfigError
 from vramtop.procfs import ProcFS
 
@@ -90,7 +91,21 @@ def build_monitor(
     return Monitor(backend, cfg, enricher=enricher)
 
 
-def build_live_monitor(cfg: Config) -> Monitor:
-    """NVML plus enrichment, both resolving PIDs the same way."""
+def build_live_monitor(cfg: Config, holder: ConfigHolder | None = None) -> Monitor:
+    """NVML plus enrichment, both resolving PIDs the same way. With `holder`, a SIGHUP
+    reload also reaches the enricher's intervals and the scraper's rules."""
     enricher = build_enricher(cfg)
+    if holder is not None:
+        holder.on_change(lambda new: reconfigure_enricher(enricher, new))
     return build_monitor(live_backend(enricher), cfg, enricher=enricher)
+
+
+def reconfigure_enricher(enricher: ProcessEnricher, cfg: Config) -> None:
+    """Apply a reloaded config to a running enricher. Where PIDs are resolved
+    (`host_proc`) was decided at start and stays."""
+    enricher.settings = replace(
+        enrichment_settings(cfg), host_proc=enricher.settings.host_proc
+    )
+    for augmenter in enricher.augmenters:
+        if isinstance(augmenter, ServerAugmenter):
+            augmenter.scraper.configure(cfg.scraping)

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         monitor = build_monitor(backend, cfg, enrich=False)
         monitor.pace_s = cfg.general.refresh_rate / args.speed
     else:
-        monitor = build_live_monitor(cfg)
+        monitor = build_live_monitor(cfg, holder)
     info = monitor.open()
     holder.on_change(monitor.apply_config)
     holder.install_sighup()

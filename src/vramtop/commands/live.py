@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     monitor = (
         build_monitor(remote_backend(args.remote, cfg), cfg, enrich=False)
         if remote
-        else build_live_monitor(cfg)
+        else build_live_monitor(cfg, holder)
     )
     if args.once:
         info = monitor.open()
