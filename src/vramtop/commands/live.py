@@ -65,13 +65,11 @@ def run(args: argparse.Namespace) -> int:
     except NoGPUError as e:
         if args.json_stream:
             raise
-        print(
-            f"vramtop: {e.user_message()} Running the bundled demo recording instead.",
-            file=sys.stderr,
-        )
+        message = f"{e.user_message()} Running the bundled demo recording instead."
+        print(f"vramtop: {message}", file=sys.stderr)
         from vramtop.commands import replay
 
-        return replay.run_demo(args, holder)
+        return replay.run_demo(args, holder, notice=message)
     # Remote hosts' exporters already chose which processes to show.
     include_others = cfg.display.show_other_users or remote
     options = tui_options(cfg, args.export_csv, include_others=include_others, webhooks=True)

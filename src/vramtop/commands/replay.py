@@ -89,18 +89,28 @@ def run_jsonl(
     return 0
 
 
-def run_demo(args: argparse.Namespace, holder: ConfigHolder) -> int:
+def run_demo(args: argparse.Namespace, holder: ConfigHolder, notice: str | None = None) -> int:
+    """The bundled recording in the TUI; `notice` says why (shown in the app too)."""
     tr = trace.read(demo_path())
-    return run_replay_tui(tr, holder, args, speed=getattr(args, "speed", 1.0) or 1.0, loop=True)
+    speed = getattr(args, "speed", 1.0) or 1.0
+    return run_replay_tui(tr, holder, args, speed=speed, loop=True, notice=notice)
 
 
 def run_replay_tui(
-    tr: trace.Trace, holder: ConfigHolder, args: argparse.Namespace, *, speed: float, loop: bool
+    tr: trace.Trace,
+    holder: ConfigHolder,
+    args: argparse.Namespace,
+    *,
+    speed: float,
+    loop: bool,
+    notice: str | None = None,
 ) -> int:
     cfg = holder.config
     backend = ReplayBackend(tr, step_s=cfg.general.refresh_rate * speed, loop=loop)
     monitor = build_monitor(backend, cfg, enrich=False)
     monitor.open()
+    if notice:
+        monitor.add_notice(notice)
     # A recording sends no webhooks: its alerts are not happening now.
     options = tui_options(
         cfg, getattr(args, "export_csv", None), include_others=True, webhooks=False
