@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from vramtop.frame import ProcessView
 from vramtop.ui.state import LayoutMode, display_name
@@ -106,6 +108,15 @@ def _signature(cell: Text) -> tuple[str, str, tuple[object, ...]]:
     return (cell.plain, str(cell.style), tuple(cell.spans))
 
 
+@dataclass(frozen=True, slots=True)
+class _RenderedCell:
+    """A cell's rendered lines, valid while its value object and drawing state stay."""
+
+    value: object
+    state: tuple[object, ...]
+    lines: list[list[Segment]]
+
+
 class ProcessTable(DataTable[Text]):
     """Processes of every GPU, one row per (GPU, PID, start time)."""
 
@@ -120,6 +131,61 @@ class ProcessTable(DataTable[Text]):
         self._sigs: dict[str, tuple[tuple[str, str, tuple[object, ...]], ...]] = {}
         self._views: dict[str, ProcessView] = {}
         self._ctx: RenderContext | None = None
+        self._rendered: dict[tuple[RowKey, ColumnKey], _RenderedCell] = {}
+
+    # --- rendering: only the cells that changed --------------------------------------------
+    #
+    # DataTable keys its render caches on a counter bumped by every cell update, so one
+    # changed VRAM figure re-renders every cell of the table (most of the TUI's CPU at
+    # 1 Hz). This cache keeps each cell's lines while the cell holds the same value
+    # object (`show` replaces only the cells whose text changed) and is drawn in the
+    # same place, width and state; everything DataTable clears its caches for (style,
+    # theme and cursor changes, `clear`) clears it too.
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        row_key = (
+            self._header_row_key if row_index == -1 else self._row_locations.get_key(row_index)
+        )
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:  # a row label, or a cell that just left
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if row_index == -1:
+            value: object = self.columns[column_key].label
+        else:
+            value = self._data[row_key][column_key]
+        state = (
+            row_index,
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        cached = self._rendered.get((row_key, column_key))
+        if cached is not None and cached.value is value and cached.state == state:
+            return cached.lines
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self._rendered[(row_key, column_key)] = _RenderedCell(value, state, lines)
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()
+        super().notify_style_update()
 
     @property
     def selected_key(self) -> str | None:
@@ -163,10 +229,14 @@ class ProcessTable(DataTable[Text]):
         ctx = RenderContext(words=plain or mode is LayoutMode.FULL, pal=pal)
         wanted = [pv.key for pv in rows]
         wanted_set = set(wanted)
-        for key in [k for k in self._cells if k not in wanted_set]:
+        gone = [k for k in self._cells if k not in wanted_set]
+        for key in gone:
             self.remove_row(key)
             del self._cells[key]
             del self._sigs[key]
+        if gone:
+            gone_keys = {RowKey(k) for k in gone}
+            self._rendered = {k: v for k, v in self._rendered.items() if k[0] not in gone_keys}
         previous, self._views = self._views, {pv.key: pv for pv in rows}
         same_ctx = ctx == self._ctx
         self._ctx = ctx
