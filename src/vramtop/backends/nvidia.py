@@ -25,7 +25,6 @@ from typing import Any
 
 from vramtop.backends.base import GPUBackend
 from vramtop.backends.nvml_calls import (
-    DRIVER_CODES,
     ERR_NOT_FOUND,
     UNKNOWN_RETRY_DELAYS_S,
     UNSUPPORTED_CODES,
@@ -300,10 +299,7 @@ class NvidiaBackend(GPUBackend):
         except Degraded as e:
             c.note = str(e)
         except c.err as e:
-            code = getattr(e, "value", None)
-            if code in DRIVER_CODES:
-                raise DriverFailure(err_text(e)) from None
-            if code not in UNSUPPORTED_CODES:
+            if c.check_driver(e) not in UNSUPPORTED_CODES:
                 c.note = f"memory info: {err_text(e)}"
         opt = c.opt
         util = opt(dev, "util", c.f_util, h)

@@ -58,7 +58,7 @@ UNSUPPORTED_CODES = frozenset(
     }
 )
 #: The library or the driver itself is unusable.
-DRIVER_CODES = frozenset(
+_DRIVER_CODES = frozenset(
     {
         _ERR_UNINITIALIZED,
         _ERR_DRIVER_NOT_LOADED,
@@ -154,6 +154,8 @@ class NvmlCalls:
         self.nv = nv
         self._sleep = sleep
         self._retry_delays = tuple(retry_delays_s)
+        #: No wait before the first try, then the backoff before each retry.
+        self._waits: tuple[float | None, ...] = (None, *self._retry_delays)
         self.note: str | None = None
         self.err: type[Exception] = nv.NVMLError
         self._mismatch: type[Exception] = getattr(nv, "NVMLLibraryMismatchError", _NeverRaised)
@@ -180,17 +182,10 @@ class NvmlCalls:
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call NVML. GPU lost raises Lost; UNKNOWN is retried, then Degraded;
         any other NVMLError propagates."""
-        try:
-            return fn(*args)
-        except self.err as e:
-            code = getattr(e, "value", None)
-            if code in _LOST_CODES:
-                raise Lost(err_text(e)) from None
-            if code != _ERR_UNKNOWN:
-                raise
-            last: Exception = e
-        for delay in self._retry_delays:
-            self._sleep(delay)
+        last: Exception | None = None
+        for delay in self._waits:
+            if delay is not None:
+                self._sleep(delay)
             try:
                 return fn(*args)
             except self.err as e:
@@ -200,8 +195,26 @@ class NvmlCalls:
                 if code != _ERR_UNKNOWN:
                     raise
                 last = e
+        assert last is not None  # the loop tried at least once
         name = getattr(fn, "__name__", "NVML call")
         raise Degraded(f"{name}: {err_text(last)} ({len(self._retry_delays)} retries)")
+
+    @staticmethod
+    def check_driver(e: Exception) -> Any:
+        """The NVML return code of `e`; raises DriverFailure when the driver itself is gone."""
+        code = getattr(e, "value", None)
+        if code in _DRIVER_CODES:
+            raise DriverFailure(err_text(e)) from None
+        return code
+
+    def _given_up(self, dev: NvmlDevice, key: str, e: Exception, what: str) -> bool:
+        """After NVMLError `e` on field `key`: True, and `key` is never asked again on
+        this GPU, when the field cannot work there; DriverFailure when the driver is gone."""
+        if self.check_driver(e) not in UNSUPPORTED_CODES:
+            return False
+        dev.unsupported.add(key)
+        log.debug("GPU %d: %s unavailable (%s); not asked again", dev.index, what, e)
+        return True
 
     def opt(self, dev: NvmlDevice, key: str, fn: Callable[..., Any], *args: Any) -> Any:
         """An optional field: None when NVML cannot give it, never an exception
@@ -214,12 +227,7 @@ class NvmlCalls:
             self.note = str(e)
             return None
         except self.err as e:
-            code = getattr(e, "value", None)
-            if code in DRIVER_CODES:
-                raise DriverFailure(err_text(e)) from None
-            if code in UNSUPPORTED_CODES:
-                dev.unsupported.add(key)
-                log.debug("GPU %d: %s unavailable (%s); not asked again", dev.index, key, e)
+            self._given_up(dev, key, e, key)
             return None
 
     def static_str(self, fn: Callable[[Any], Any], handle: Any) -> str:
@@ -271,12 +279,6 @@ class NvmlCalls:
         except Degraded as e:
             self.note = str(e)
         except self.err as e:
-            code = getattr(e, "value", None)
-            if code in DRIVER_CODES:
-                raise DriverFailure(err_text(e)) from None
-            if code in UNSUPPORTED_CODES:
-                dev.unsupported.add(key)
-                log.debug("GPU %d: %s process list unavailable (%s)", dev.index, key, e)
-            else:
+            if not self._given_up(dev, key, e, f"{key} process list"):
                 self.note = f"{key} processes: {err_text(e)}"
         return ()
