@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from vramtop.model import BackendInfo, MemorySnapshot
+from vramtop.model import BackendInfo, DeviceState, GPUDevice, MemorySnapshot
 
 
 class GPUBackend(ABC):
@@ -33,3 +33,28 @@ class GPUBackend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def unread_device(
+    index: int,
+    uuid: str,
+    name: str,
+    total_bytes: int | None,
+    state: DeviceState,
+    error: str,
+    *,
+    host: str | None = None,
+) -> GPUDevice:
+    """A GPU this sample could not read (LOST or DEGRADED): what is known of it
+    stays, its memory is unknown (never 0), and `error` says why."""
+    return GPUDevice(
+        index=index,
+        uuid=uuid,
+        name=name,
+        total_bytes=total_bytes,
+        used_bytes=None,
+        free_bytes=None,
+        state=state,
+        error=error,
+        host=host,
+    )

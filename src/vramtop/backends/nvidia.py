@@ -194,16 +194,7 @@ class NvidiaBackend(GPUBackend):
         dev.lost = True
         dev.error = message
         dev.retry_at = self._clock() + self._reacquire_interval
-        dev.lost_view = GPUDevice(
-            index=dev.index,
-            uuid=dev.uuid,
-            name=dev.name,
-            total_bytes=dev.total,
-            used_bytes=None,
-            free_bytes=None,
-            state=DeviceState.LOST,
-            error=message,
-        )
+        dev.lost_view = dev.unread(DeviceState.LOST, message)
         log.warning("GPU %d (%s) lost: %s", dev.index, dev.uuid, message)
 
     def _try_reacquire(self, dev: NvmlDevice) -> bool:
@@ -253,7 +244,7 @@ class NvidiaBackend(GPUBackend):
             except DriverFailure as e:
                 failed += 1
                 failure = str(e)
-                devices.append(self._problem_view(dev, f"NVML: {failure}"))
+                devices.append(dev.unread(DeviceState.DEGRADED, f"NVML: {failure}"))
         if asked and failed == asked:
             raise DriverError(f"NVML failed on every GPU: {failure}")
         self._idents.prune(seen)
@@ -274,18 +265,6 @@ class NvidiaBackend(GPUBackend):
             c.opt(dev, "pcie_rx", c.f_pcie, h, _PCIE_RX_BYTES),
         )
         return dev.pcie
-
-    def _problem_view(self, dev: NvmlDevice, message: str) -> GPUDevice:
-        return GPUDevice(
-            index=dev.index,
-            uuid=dev.uuid,
-            name=dev.name,
-            total_bytes=dev.total,
-            used_bytes=None,
-            free_bytes=None,
-            state=DeviceState.DEGRADED,
-            error=message,
-        )
 
     def _sample_device(self, dev: NvmlDevice, seen: set[tuple[int, int]]) -> GPUDevice:
         c = self._c

@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from vramtop.backends.base import unread_device
 from vramtop.backends.nvml_processes import PROCESS_LISTS
-from vramtop.model import GPUDevice
+from vramtop.model import DeviceState, GPUDevice
 from vramtop.security import sanitize
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,10 @@ class NvmlDevice:
         self.unsupported: set[str] = set()
         self.pcie: tuple[int | None, int | None] = (None, None)
         self.pcie_at: float | None = None
+
+    def unread(self, state: DeviceState, error: str) -> GPUDevice:
+        """This GPU as last known, without this sample's readings."""
+        return unread_device(self.index, self.uuid, self.name, self.total, state, error)
 
 
 def err_text(e: BaseException) -> str:

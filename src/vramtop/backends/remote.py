@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vramtop import __version__
-from vramtop.backends.base import GPUBackend
+from vramtop.backends.base import GPUBackend, unread_device
 from vramtop.errors import ConfigError, RemoteError
 from vramtop.model import (
     BackendInfo,
@@ -365,31 +365,16 @@ class RemoteBackend(GPUBackend):
 
     def _down_devices(self, st: HostState) -> tuple[GPUDevice, ...]:
         error = st.error or "unreachable"
+        host = st.target.label
         if not st.devices:
             return (
-                GPUDevice(
-                    index=0,
-                    uuid="unreachable",
-                    name="unreachable",
-                    total_bytes=None,
-                    used_bytes=None,
-                    free_bytes=None,
-                    state=DeviceState.LOST,
-                    error=error,
-                    host=st.target.label,
+                unread_device(
+                    0, "unreachable", "unreachable", None, DeviceState.LOST, error, host=host
                 ),
             )
         return tuple(
-            GPUDevice(
-                index=d.index,
-                uuid=d.uuid,
-                name=d.name,
-                total_bytes=d.total_bytes,
-                used_bytes=None,
-                free_bytes=None,
-                state=DeviceState.LOST,
-                error=error,
-                host=st.target.label,
+            unread_device(
+                d.index, d.uuid, d.name, d.total_bytes, DeviceState.LOST, error, host=host
             )
             for d in st.devices
         )
