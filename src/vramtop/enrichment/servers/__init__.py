@@ -12,12 +12,14 @@ from __future__ import annotations
 import abc
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from statistics import fmean
 from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from vramtop.enrichment import promtext
 from vramtop.errors import ScrapeError
 from vramtop.model import LoadedModel, ServerMetrics
 from vramtop.security import sanitize
@@ -124,6 +126,17 @@ def validate_json(schema: type[SchemaT], data: object, path: str) -> SchemaT:
         raise ResponseFormatError(f"{path}: unexpected structure") from None
 
 
+def parse_exposition(text: str, path: str, server: str) -> promtext.Exposition:
+    """A `/metrics` body holding at least one `<server>:` metric; else ResponseFormatError."""
+    if not text.strip():
+        raise ResponseFormatError(f"{path}: empty response")
+    exp = promtext.parse(text)
+    prefix = server + ":"
+    if not any(n.startswith(prefix) for n in exp.names()):
+        raise ResponseFormatError(f"{path}: no {server} metrics in response")
+    return exp
+
+
 def finite(value: float | None, lo: float | None = None, hi: float | None = None) -> float | None:
     """`value` if it is a finite number within [lo, hi], else None (unknown)."""
     if value is None or not math.isfinite(value):
@@ -137,6 +150,18 @@ def count(value: float | None) -> int | None:
     """A non-negative finite count as an int, else None."""
     v = finite(value, 0.0)
     return None if v is None else round(v)
+
+
+def total(values: Iterable[float]) -> float | None:
+    """The sum, or None (unknown) when there is no value."""
+    vals = list(values)
+    return sum(vals) if vals else None
+
+
+def mean(values: Iterable[float]) -> float | None:
+    """The mean, or None (unknown) when there is no value."""
+    vals = list(values)
+    return fmean(vals) if vals else None
 
 
 def clean_name(text: str) -> str:

@@ -25,6 +25,7 @@ from vramtop.enrichment.servers import (
     finite,
     load_json,
     loaded,
+    parse_exposition,
     require_ok,
     validate_json,
 )
@@ -89,11 +90,7 @@ def _one(exp: promtext.Exposition, name: str, lo: float, hi: float) -> float | N
 
 
 def parse_metrics(text: str) -> LlamaSnapshot:
-    if not text.strip():
-        raise ResponseFormatError(f"{METRICS_PATH}: empty response")
-    exp = promtext.parse(text)
-    if not any(n.startswith("llamacpp:") for n in exp.names()):
-        raise ResponseFormatError(f"{METRICS_PATH}: no llamacpp metrics in response")
+    exp = parse_exposition(text, METRICS_PATH, "llamacpp")
     inf = float("inf")
     return LlamaSnapshot(
         requests_processing=count(_one(exp, "llamacpp:requests_processing", 0, inf)),

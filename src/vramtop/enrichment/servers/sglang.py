@@ -13,9 +13,7 @@ tokens summed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import fmean
 
 from pydantic import Field
 
@@ -32,7 +30,10 @@ from vramtop.enrichment.servers import (
     finite,
     load_json,
     loaded,
+    mean,
+    parse_exposition,
     require_ok,
+    total,
     validate_json,
 )
 from vramtop.errors import ScrapeError
@@ -91,34 +92,20 @@ def _per_pool(
     return out
 
 
-def _sum(values: Iterable[float]) -> float | None:
-    vals = list(values)
-    return sum(vals) if vals else None
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    vals = list(values)
-    return fmean(vals) if vals else None
-
-
 def parse_metrics(text: str) -> SglangSnapshot:
-    if not text.strip():
-        raise ResponseFormatError(f"{METRICS_PATH}: empty response")
-    exp = promtext.parse(text)
-    if not any(n.startswith("sglang:") for n in exp.names()):
-        raise ResponseFormatError(f"{METRICS_PATH}: no sglang metrics in response")
+    exp = parse_exposition(text, METRICS_PATH, "sglang")
     inf = float("inf")
     names = {s.label("model_name") or "" for s in exp.series("sglang:token_usage")}
     names |= {s.label("model_name") or "" for s in exp.series("sglang:num_used_tokens")}
     return SglangSnapshot(
-        token_usage=_mean(_per_pool(exp, "sglang:token_usage", 0.0, 1.0).values()),
-        used_tokens=count(_sum(_per_pool(exp, "sglang:num_used_tokens", 0.0, inf).values())),
+        token_usage=mean(_per_pool(exp, "sglang:token_usage", 0.0, 1.0).values()),
+        used_tokens=count(total(_per_pool(exp, "sglang:num_used_tokens", 0.0, inf).values())),
         max_total_tokens=count(
-            _sum(_per_pool(exp, "sglang:max_total_num_tokens", 1.0, inf).values())
+            total(_per_pool(exp, "sglang:max_total_num_tokens", 1.0, inf).values())
         ),
-        running=count(_sum(_per_pool(exp, "sglang:num_running_reqs", 0.0, inf).values())),
-        queued=count(_sum(_per_pool(exp, "sglang:num_queue_reqs", 0.0, inf).values())),
-        cache_hit_rate=_mean(_per_pool(exp, "sglang:cache_hit_rate", 0.0, 1.0).values()),
+        running=count(total(_per_pool(exp, "sglang:num_running_reqs", 0.0, inf).values())),
+        queued=count(total(_per_pool(exp, "sglang:num_queue_reqs", 0.0, inf).values())),
+        cache_hit_rate=mean(_per_pool(exp, "sglang:cache_hit_rate", 0.0, 1.0).values()),
         model_names=tuple(sorted(names - {""})),
     )
 

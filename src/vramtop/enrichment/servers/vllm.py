@@ -17,11 +17,13 @@ from vramtop.enrichment.servers import (
     VLLM,
     Adapter,
     Getter,
-    ResponseFormatError,
     count,
     finite,
     loaded,
+    mean,
+    parse_exposition,
     require_ok,
+    total,
 )
 from vramtop.model import ServerMetrics
 
@@ -100,35 +102,27 @@ def _per_engine(exp: promtext.Exposition, name: str, lo: float, hi: float) -> di
     return out
 
 
-def _sum(values: dict[str, float]) -> float | None:
-    return sum(values.values()) if values else None
-
-
 def parse_metrics(text: str) -> VllmSnapshot:
     """Read a vLLM `/metrics` body. Raises ResponseFormatError when it holds no vLLM metric."""
-    if not text.strip():
-        raise ResponseFormatError(f"{PATH}: empty response")
-    exp = promtext.parse(text)
-    if not any(n.startswith("vllm:") for n in exp.names()):
-        raise ResponseFormatError(f"{PATH}: no vllm metrics in response")
+    exp = parse_exposition(text, PATH, "vllm")
 
     usage: dict[str, float] = {}
     for name in USAGE_NAMES:  # the new name wins; the old one only when the new is absent
         usage = _per_engine(exp, name, 0.0, 1.0)
         if usage:
             break
-    running = _sum(_per_engine(exp, "vllm:num_requests_running", 0.0, float("inf")))
-    waiting = _sum(_per_engine(exp, "vllm:num_requests_waiting", 0.0, float("inf")))
+    running = total(_per_engine(exp, "vllm:num_requests_running", 0.0, float("inf")).values())
+    waiting = total(_per_engine(exp, "vllm:num_requests_waiting", 0.0, float("inf")).values())
 
     queries = hits = None
     for q_name, h_name in COUNTER_NAMES:
         q = _per_engine(exp, q_name, 0.0, float("inf"))
         h = _per_engine(exp, h_name, 0.0, float("inf"))
         if q and h:
-            queries, hits = _sum(q), _sum(h)
+            queries, hits = total(q.values()), total(h.values())
             break
     gauges = _per_engine(exp, HIT_RATE_GAUGE, 0.0, 1.0)
-    hit_gauge = fmean(gauges.values()) if gauges else None
+    hit_gauge = mean(gauges.values())
 
     caches: dict[str, EngineCache] = {}
     for s in exp.series("vllm:cache_config_info"):
@@ -153,7 +147,7 @@ def parse_metrics(text: str) -> VllmSnapshot:
 
     names = [s.label("model_name") or "" for n in exp.names() for s in exp.series(n)]
     return VllmSnapshot(
-        kv_cache_usage=fmean(usage.values()) if usage else None,
+        kv_cache_usage=mean(usage.values()),
         requests_running=count(running),
         requests_waiting=count(waiting),
         prefix_queries=queries,
