@@ -1,6 +1,6 @@
 """The metric table, declared once: name, unit, help, labels and extractor.
 
-It feeds the Prometheus exporter (`export/prometheus.py`), the CSV header and
+It feeds the Prometheus exporter (`export/prometheus_families.py`), the CSV header and
 rows (`export/csv.py`), docs/export.md and the help screen. Every value is in
 base units (bytes, seconds, ratios 0..1, watts, celsius); an unknown value is
 `None` and is left out of the output, never written as 0.
