@@ -24,7 +24,13 @@ import psutil
 from vramtop import paths
 from vramtop.model import ProcessIdentity
 from vramtop.procfs import ProcFS, process_start_unix
-from vramtop.security import current_uid, ensure_private_dir, is_same_user, sanitize
+from vramtop.security import (
+    current_uid,
+    ensure_private_dir,
+    is_same_user,
+    sanitize,
+    user_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +83,6 @@ class AuditEntry:
         )
 
 
-def _user_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, ImportError):
-        return str(uid)
-
-
 class AuditLog:
     """Append-only JSON Lines at `paths.audit_log()`: directory 0700, file 0600."""
 
@@ -106,7 +103,7 @@ class AuditLog:
         uid = current_uid()
         entry = AuditEntry(
             time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            user=_user_name(uid),
+            user=user_name(uid) or str(uid),
             uid=uid,
             pid=identity.pid,
             starttime=identity.starttime,
@@ -155,7 +152,7 @@ def verify(identity: ProcessIdentity, procfs: ProcFS | None = None) -> tuple[Out
         )
     uid = fs.uid(pid)
     if not is_same_user(uid):
-        owner = _user_name(uid) if uid is not None else "an unknown user"
+        owner = user_name(uid) or "an unknown user"
         return (
             Outcome.REFUSED,
             f"PID {pid} belongs to {owner}; vramtop only signals your own processes",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
 import re
 import stat
 from pathlib import Path
@@ -36,6 +38,20 @@ def sanitize(text: object, max_len: int = MAX_DISPLAY_LEN) -> str:
             break
         s = cleaned
     return _CONTROL_RE.sub("", s)[:max_len]
+
+
+@functools.lru_cache(maxsize=256)
+def user_name(uid: int | None) -> str | None:
+    """The login name of `uid`, its number when it has none, None when the uid is unknown.
+
+    Cached: NSS look-ups can go over the network.
+    """
+    if uid is None:
+        return None
+    try:
+        return sanitize(pwd.getpwuid(uid).pw_name, 32)
+    except KeyError:
+        return str(uid)
 
 
 def current_uid() -> int:

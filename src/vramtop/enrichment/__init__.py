@@ -8,7 +8,6 @@ from vramtop.enrichment.orchestrator import (
     EnrichmentSettings,
     InfoAugmenter,
     ProcessEnricher,
-    user_name,
 )
 
-__all__ = ["EnrichmentSettings", "InfoAugmenter", "ProcessEnricher", "user_name"]
+__all__ = ["EnrichmentSettings", "InfoAugmenter", "ProcessEnricher"]

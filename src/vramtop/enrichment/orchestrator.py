@@ -17,10 +17,9 @@ others still run. Permission denied or a vanished process leaves VRAM only.
 from __future__ import annotations
 
 import logging
-import pwd
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -31,7 +30,7 @@ from vramtop.enrichment.deep import DeepAugmenter, DeepCollector
 from vramtop.enrichment.mps import NO_MPS, MPSStatus, scan_mps
 from vramtop.model import ContainerInfo, GPUProcess, ModelFile, ProcessIdentity, ProcessInfo
 from vramtop.procfs import ProcFS
-from vramtop.security import is_same_user, sanitize
+from vramtop.security import is_same_user, sanitize, user_name
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +67,6 @@ class EnrichmentSettings:
     maps_refresh_s: float = 60.0
     mps_scan_s: float = 10.0
     host_proc: str = "auto"
-
-
-@lru_cache(maxsize=256)
-def user_name(uid: int | None) -> str | None:
-    """The user name of a uid (cached: NSS look-ups can go over the network)."""
-    if uid is None:
-        return None
-    try:
-        return sanitize(pwd.getpwuid(uid).pw_name)
-    except KeyError:
-        return str(uid)
 
 
 class _Entry:

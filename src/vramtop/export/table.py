@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pwd
-
 from vramtop.frame import Frame, GPUView, ProcessView
 from vramtop.model import DeviceState, Phase
+from vramtop.security import user_name
 from vramtop.units import (
     fmt_bytes,
     fmt_oom_range,
@@ -21,15 +20,6 @@ PHASE_SYMBOL = {
     Phase.SHRINKING: "▼",
     Phase.VOLATILE: "〜",
 }
-
-
-def user_name(uid: int | None) -> str:
-    if uid is None:
-        return "?"
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def phase_label(pv_phase: Phase) -> str:
@@ -80,7 +70,7 @@ def _process_row(pv: ProcessView) -> list[str]:
         name += " [MPS]"
     return [
         str(p.pid),
-        user_name(p.uid),
+        user_name(p.uid) or "?",
         name[:24],
         framework,
         container,

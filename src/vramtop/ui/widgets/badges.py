@@ -6,16 +6,14 @@ Every fact keeps a symbol or a word, so nothing is told by colour alone; with
 
 from __future__ import annotations
 
-import pwd
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rich.color import Color, ColorParseError
 from rich.text import Text
 
+from vramtop import security
 from vramtop.frame import GPUView, ProcessView
 from vramtop.model import OOMPrediction, Phase, SurvivalPrediction, Verdict
-from vramtop.security import sanitize
 from vramtop.units import confidence_meter, fmt_oom_range, fmt_temp
 
 PHASE_SYMBOL: dict[Phase, str] = {
@@ -109,15 +107,9 @@ def oom_text(
     return text
 
 
-@lru_cache(maxsize=256)
 def user_name(uid: int | None) -> str:
-    """The login name of `uid` (cached), its number when it has none, `?` when unknown."""
-    if uid is None:
-        return "?"
-    try:
-        return sanitize(pwd.getpwuid(uid).pw_name, 32)
-    except KeyError:
-        return str(uid)
+    """The login name of `uid`, its number when it has none, `?` when unknown."""
+    return security.user_name(uid) or "?"
 
 
 def process_user(pv: ProcessView) -> str:
