@@ -86,18 +86,33 @@ MB = 1_000_000.0
 # Model constants (the shape of the model, not user preferences).
 ENVELOPE_S = 10.0  # the peak envelope spans this much time (longer than a training step)
 NOISE_BYTES = 1.0 * MB  # NVML granularity: smaller moves are not growth
-MIN_RISES = 3  # a slope needs three rises
-MIN_EFFECTIVE_RISES = 2.5  # ... not dominated by one or two jumps
+ARRIVAL_SLACK = 0.05  # a rise under this share of an arriving process's size is accounting
+MIN_RISES = 2  # a slope needs two rises ...
+MIN_EFFECTIVE_RISES = 1.8  # ... of similar size
+TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series
+REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
-RATE_WINDOW_S = 10.0  # shortest window for a rate
-RATE_WINDOW_RISES = 8  # ... or the time the last 8 rises took, if longer
-HORIZON_SHARE = 0.5  # rate window grows to this share of the predicted time
-RATE_MARGIN = 0.10  # unmodelled variation added to both ends of the rate range
-SCATTER_Z = 1.5  # residual scatter, in rate-window units, widening the range
+DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
+RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
+RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
+RANGE_Z = 1.1  # the range spans this many standard deviations either way (80%)
+RATE_DRIFT = 0.08  # unmodelled drift of the rate (relative standard deviation)
+TRIM_FROM = 8  # irregularity ignores the largest gap and rise once there are this many
+CV_ARRIVALS = 60  # irregularity is measured over the newest this many arrivals
+CV2_PRIOR = 0.25  # irregularity assumed before it is measured ...
+CV2_PRIOR_WEIGHT = 2.0  # ... worth this many arrivals
+CV2_MAX = 4.0
+PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
+CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 1..6 increments
+CHANGE_MIN_NULL = 5  # ... against at least this many older windows
+CHANGE_Z = 4.0  # robust deviations for a confirmed change (two increments or more)
+CHANGE_Z_NEW = 3.0  # ... for one increment, which only widens the range
+CHANGE_MIN_ARRIVALS = 4.0  # ... over a window that holds this many arrivals, on average
+CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in the null
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
@@ -108,7 +123,7 @@ DECEL_MIN_WINDOW_S = 10.0
 STILL_SLOWING = 0.95  # the newest window's second half must grow less than this x its first
 DECEL_SPAN_S = 120.0
 MAX_POINTS = 1200
-WINDOW_POINTS = 15
+MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +169,19 @@ class _Point:
     headroom: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """Growth rates of the peak (bytes/s) and how the time to full spreads around them."""
+
+    rate: float  # central
+    low: float  # slowest plausible
+    high: float  # fastest plausible
+    overshoot: float  # bytes beyond full at which the failing step comes, on average
+    time_fast: float  # the equivalent rates of the time range's ends: the rate's own
+    time_slow: float  # ... uncertainty and the randomness of the rises still to come
+    since: float  # the start of the window the rate was measured over
+
+
 @dataclass(slots=True)
 class _Episode:
     """One run of growth of the peak envelope."""
@@ -163,8 +191,22 @@ class _Episode:
     headroom0: float
     rises: list[tuple[float, float]] = field(default_factory=list)  # (t, size)
     gaps: list[float] = field(default_factory=list)
+    arrivals: list[tuple[float, float]] = field(default_factory=list)  # (t, level after a rise)
     points: list[_Point] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
+    spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
+    floor0: float = 0.0  # ... and the envelope's floor then
+    arrived_t: float = -math.inf  # the last time a process arrived during this growth
+
+    def add_rise(self, t: float, size: float, level: float) -> None:
+        if self.rises:
+            self.gaps.append(t - self.rises[-1][0])
+        self.rises.append((t, size))
+        self.arrivals.append((t, level))
+        if len(self.rises) > MAX_RISES:
+            drop = len(self.rises) - MAX_RISES
+            del self.rises[:drop], self.arrivals[:drop], self.gaps[:drop]
 
     def add_point(self, p: _Point) -> None:
         self.points.append(p)
@@ -189,12 +231,15 @@ class _Episode:
     def rebase(self, t: float) -> bool:
         """Start the episode at `t` (a changepoint inside it); False if too little follows."""
         i = bisect.bisect_right(self.times, t) - 1
-        if i <= 0 or sum(1 for rt, _ in self.rises if rt > self.times[i]) < MIN_RISES:
+        if i <= 0 or sum(1 for rt, _ in self.rises if rt > self.times[i]) < REBASE_MIN_RISES:
             return False
         p = self.points[i]
         self.t0, self.level0, self.headroom0 = p.t, p.peak, p.headroom
         self.rises = [r for r in self.rises if r[0] > p.t]
+        self.arrivals = [a for a in self.arrivals if a[0] > p.t]
         self.gaps = [b[0] - a[0] for a, b in itertools.pairwise(self.rises)]
+        if self.base is not None and self.base[0] < p.t:
+            self.base = None
         self.points = self.points[i:]
         self.times = self.times[i:]
         return True
@@ -218,6 +263,151 @@ def _clamp01(x: float) -> float:
     return 0.0 if not math.isfinite(x) or x <= 0 else (1.0 if x >= 1 else x)
 
 
+def _cv2_classic(xs: Sequence[float]) -> float:
+    """Squared coefficient of variation, tails included (sample variance over mean^2)."""
+    if len(xs) < 2:
+        return 0.0
+    mean = sum(xs) / len(xs)
+    if mean <= 0:
+        return CV2_MAX
+    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+    return min(CV2_MAX, var / (mean * mean))
+
+
+def _trimmed(xs: Sequence[float]) -> list[float]:
+    """Without the largest value once there are enough to spare one (a start-up jump)."""
+    return sorted(xs)[:-1] if len(xs) >= TRIM_FROM else list(xs)
+
+
+def _median(xs: Sequence[float]) -> float:
+    ordered = sorted(xs)
+    n = len(ordered)
+    if n == 0:
+        return 0.0
+    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+
+
+def _long_pause(pts: Sequence[tuple[float, float]], dt: float) -> tuple[float, float] | None:
+    """Where growth resumed after a pause its other gaps make implausible.
+
+    Gaps are taken as exponential with the mean of the others (irregular steps are
+    close to that; a steady leak is more regular, which only makes a long pause
+    stand out more): a gap g is a pause when exp(-g / mean) times the number of gaps
+    is under `PAUSE_ALPHA`. Returns the flat level just before the newest such
+    resumption, `(t, level)`, as the anchor of a rate window (rates across such a
+    pause mix two regimes), or None.
+    """
+    if len(pts) < 4:
+        return None
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(pts)]
+    total, n = sum(gaps), len(gaps)
+    for i in range(n - 2, -1, -1):
+        g = gaps[i]
+        others = max(dt, (total - g) / (n - 1))
+        if g > 2 * dt and n * math.exp(-g / others) < PAUSE_ALPHA:
+            t_res = pts[i + 1][0]
+            return (max(pts[i][0], t_res - max(dt, gaps[i + 1] if i + 1 < n else dt)), pts[i][1])
+    return None
+
+
+def _null_rates(win: Sequence[tuple[float, float]], k: int, w: float) -> list[float]:
+    """Rates over windows at least `w` long between arrivals up to index `k`."""
+    null: list[float] = []
+    j = 0
+    for i in range(k + 1):
+        ti, yi = win[i]
+        j = max(j, i + 1)
+        while j <= k and win[j][0] - ti < w - 1e-9:
+            j += 1
+        if j > k:
+            break
+        null.append((win[j][1] - yi) / (win[j][0] - ti))
+    return null
+
+
+def _deviation(
+    win: Sequence[tuple[float, float]], k: int, kink: int, *, beyond: bool = True
+) -> float:
+    """How far the rate from arrival `kink` to the newest lies from what windows of the
+    same length showed up to arrival `k`, in signed robust deviations (0.0 with too
+    few windows to tell). With `beyond`, a rate inside the range of the older windows
+    (all but the most extreme one, which may be the growth's start-up) counts as 0.0:
+    a heavy-tailed process (irregular steps) has a core that MAD measures and a tail
+    it does not."""
+    tk, yk = win[kink]
+    tl, yl = win[-1]
+    w = tl - tk
+    if w <= 0:
+        return 0.0
+    r_new = (yl - yk) / w
+    null = _null_rates(win, k, w)
+    if len(null) < CHANGE_MIN_NULL:
+        return 0.0
+    if beyond:
+        ordered = sorted(null)
+        trim = 1 if len(ordered) >= 2 * CHANGE_MIN_NULL else 0
+        lo, hi = ordered[trim], ordered[-1 - trim]
+        if lo * (1 - CHANGE_REL_FLOOR) <= r_new <= hi * (1 + CHANGE_REL_FLOOR):
+            return 0.0
+    med = _median(null)
+    mad = 1.4826 * _median([abs(x - med) for x in null])
+    scale = max(mad, CHANGE_REL_FLOOR * abs(med), 2 * NOISE_BYTES / w)
+    if beyond:
+        # What a renewal process with the older rises' irregularity (gaps and sizes,
+        # heavy tails included) varies by over a window of w: r * sqrt(cv^2 / arrivals).
+        before = win[: k + 1]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(before)]
+        sizes = [b[1] - a[1] for a, b in itertools.pairwise(before)]
+        mean_gap = sum(gaps) / len(gaps)
+        expected = w / max(mean_gap, 1e-9)  # arrivals a window of w holds
+        if expected < CHANGE_MIN_ARRIVALS:
+            return 0.0  # too few to tell a new rate from a cluster of steps
+        cv2 = _cv2_classic(gaps) + _cv2_classic(sizes)
+        scale = max(scale, abs(med) * math.sqrt(cv2 / expected))
+    return (r_new - med) / scale
+
+
+def _changepoint(
+    win: Sequence[tuple[float, float]], arrived_t: float | None
+) -> tuple[int, float, bool] | None:
+    """Do the newest arrivals grow at another rate than those before them?
+
+    Returns the index of the kink, the new rate, and whether the change is confirmed
+    (else it only widens the range); None when nothing changed. The rate since the
+    kink is compared with the rates the older arrivals show over windows of the same
+    length (the null: how much such a window varies while nothing changes).
+
+    - Where a process arrived during the growth (`arrived_t`), the rate may well have
+      changed there: one increment `CHANGE_Z_NEW` robust deviations away widens the
+      range, two confirm.
+    - Anywhere else, the last m increments (m = 2..`CHANGE_MAX_M`) must lie
+      `CHANGE_Z` deviations away and beyond every older window, and still
+      `CHANGE_Z_NEW` away with the kink one arrival earlier: a lull after a burst of
+      steps, or a burst after a lull, is the irregularity of steps, not a new rate.
+    """
+    n = len(win)
+    if arrived_t is not None:
+        k = max((i for i, p in enumerate(win) if p[0] <= arrived_t + 1e-9), default=-1)
+        m = n - 1 - k
+        if k >= CHANGE_MIN_NULL and m >= 1:
+            z = _deviation(win, k, k, beyond=False)
+            if abs(z) >= CHANGE_Z_NEW:
+                r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
+                return k, r_new, m >= 2
+    best: tuple[float, int, float] | None = None
+    for m in range(2, CHANGE_MAX_M + 1):
+        k = n - 1 - m
+        if k < CHANGE_MIN_NULL:
+            break
+        z = _deviation(win, k, k)
+        if abs(z) < CHANGE_Z or z * _deviation(win, k, k - 1) < CHANGE_Z_NEW * abs(z):
+            continue
+        if best is None or abs(z) > best[0]:
+            r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
+            best = (abs(z), k, r_new)
+    return None if best is None else (best[1], best[2], True)
+
+
 class OOMPredictor:
     """One per GPU. Feed it every sample; it returns a prediction or None."""
 
@@ -226,10 +416,12 @@ class OOMPredictor:
         self.reset()
 
     def reset(self) -> None:
-        self._window: deque[tuple[float, float]] = deque()
-        self._prev: tuple[float, float, float] | None = None  # t, peak, headroom
+        self._window: deque[tuple[float, float]] = deque()  # (t, used less arrivals)
+        # The previous sample: t, peak, headroom, floor, level.
+        self._prev: tuple[float, float, float, float, float] | None = None
         self._episode: _Episode | None = None
         self._sizes: dict[ProcessIdentity, float] = {}
+        self._offset = 0.0  # memory brought by processes at their first known size
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
         self._evidence: OOMEvidence | None = None
@@ -290,9 +482,7 @@ class OOMPredictor:
         if free is None:
             free = total - (_finite(device.reserved_bytes) or 0.0) - used
         free = max(0.0, free)
-        if self._pelt is not None:
-            self._pelt_result = self._pelt.update(tt, used, pelt_preset)
-        self._last = self._step(tt, used, free, total, device, process_phases)
+        self._last = self._step(tt, used, free, total, device, process_phases, pelt_preset)
         return self._last
 
     def _step(
@@ -303,38 +493,55 @@ class OOMPredictor:
         total: float,
         device: GPUDevice,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]],
+        pelt_preset: str | None,
     ) -> OOMPrediction | None:
         self._evidence = None
-        sizes = {p.identity: max(0.0, _finite(p.used_bytes) or 0.0) for p in device.processes}
+        sizes: dict[ProcessIdentity, float] = {}
+        for p in device.processes:
+            v = _finite(p.used_bytes)
+            if v is not None:
+                sizes[p.identity] = max(0.0, v)
+        # A process's first known size is an arrival, not growth: the series the
+        # predictor follows is GPU used less what processes brought when they came.
         appeared = sum(v for ident, v in sizes.items() if ident not in self._sizes)
-        left = any(ident not in sizes for ident in self._sizes)
-        if left and self._window and used < self._window[-1][1] - NOISE_BYTES:
+        seen = {p.identity for p in device.processes}
+        left = any(ident not in seen for ident in self._sizes)
+        if left and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES:
             # A process left and took its memory with it: the picture starts afresh.
             self._window.clear()
             self._prev = None
             self._episode = None
-        self._sizes = sizes
+            self._offset = 0.0
+            appeared = 0.0
+            if self._pelt is not None:
+                self._pelt.reset()
+        self._sizes = {ident: v for ident, v in self._sizes.items() if ident in seen}
+        self._sizes.update(sizes)
+        self._offset += appeared
+        level = used - self._offset
+        if self._pelt is not None:
+            self._pelt_result = self._pelt.update(t, level, pelt_preset)
         if self._prev is not None:
             self._dts.append(t - self._prev[0])
         dt = self._interval()
 
         span = max(ENVELOPE_S, 2.5 * dt)
-        self._window.append((t, used))
+        self._window.append((t, level))
         while self._window and self._window[0][0] < t - span:
             self._window.popleft()
         peak = max(v for _, v in self._window)
         floor = min(v for _, v in self._window)
-        headroom = max(0.0, free - (peak - used))
+        headroom = max(0.0, free - (peak - level))
         prev = self._prev
-        self._prev = (t, peak, headroom)
+        self._prev = (t, peak, headroom, floor, level)
         if prev is None:
             return None
-        pt, ppeak, phead = prev
-        if not self._track(t, pt, ppeak, phead, peak, appeared, total, dt):
+        pt, ppeak, phead, pfloor, plevel = prev
+        if not self._track(t, (pt, ppeak, phead, pfloor, plevel), peak, appeared, total, dt):
             return None
         ep = self._episode
         assert ep is not None
-        ep.add_point(_Point(t, peak, floor, used, headroom))
+        ep.add_point(_Point(t, peak, floor, level, headroom))
         pr = self._pelt_result
         long_enough = [
             g
@@ -365,25 +572,27 @@ class OOMPredictor:
     def _track(
         self,
         t: float,
-        pt: float,
-        ppeak: float,
-        phead: float,
+        prev: tuple[float, float, float, float, float],
         peak: float,
         appeared: float,
         total: float,
         dt: float,
     ) -> bool:
         """Update the growth episode; False when there is none to predict from."""
+        pt, ppeak, phead, pfloor, plevel = prev
         ep = self._episode
-        d_peak = peak - ppeak
-        noise = max(NOISE_BYTES, self.settings.min_rate_bytes_per_s * (t - pt))
-        shift = min(appeared, max(0.0, d_peak))
-        if ep is not None and shift > 0:
-            # A process arriving is not growth, but it takes room the growth had.
-            ep.level0 += shift
-            ep.headroom0 -= shift
-        grow = d_peak - appeared
-        if grow > max(noise, 0.05 * d_peak):
+        if ep is not None and appeared > 0:
+            # A process arriving is not growth, but it takes room the growth had, and
+            # the growth may change its rate from here.
+            ep.headroom0 = max(0.0, ep.headroom0 - appeared)
+            ep.arrived_t = pt
+        grow = peak - ppeak
+        # What NVML counts for a GPU and for its processes differs by a little (contexts):
+        # a small rise in the sample where a big process arrived is that difference.
+        noise = max(
+            NOISE_BYTES, self.settings.min_rate_bytes_per_s * (t - pt), ARRIVAL_SLACK * appeared
+        )
+        if grow > noise:
             jump = grow > JUMP_SHARE * max(phead, 1.0) and (
                 ep is None or grow > JUMP_VS_MEDIAN * ep.median_rise()
             )
@@ -393,12 +602,16 @@ class OOMPredictor:
                 self._episode = None
                 return False
             if ep is None:
-                ep = self._episode = _Episode(t0=pt, level0=ppeak, headroom0=phead)
-                ep.add_point(_Point(pt, ppeak, ppeak, ppeak, phead))
-            if ep.rises:
-                ep.gaps.append(t - ep.rises[-1][0])
-            ep.rises.append((t, grow))
-        elif d_peak < -max(noise, 0.02 * total):
+                ep = self._episode = _Episode(
+                    t0=pt,
+                    level0=ppeak,
+                    headroom0=max(0.0, phead - appeared),
+                    spread0=ppeak - pfloor,
+                    floor0=pfloor,
+                )
+                ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
+            ep.add_rise(t, grow, peak)
+        elif grow < -max(noise, 0.02 * total):
             self._episode = None  # memory was given back: this growth is over
             return False
         if ep is None:
@@ -406,10 +619,12 @@ class OOMPredictor:
         pause = t - ep.rises[-1][0]
         longest = max(ep.gaps) if ep.gaps else dt
         limit = max(2 * dt, 1.5 * longest + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)))
-        if pause > limit:
+        if pause > DORMANT_FACTOR * limit:
             self._episode = None  # growth stopped
             return False
-        return True
+        # A pause past the limit stops the prediction (the stall factor has cleared the
+        # alert by then), but growth resuming soon after continues the same episode.
+        return pause <= limit
 
     # --- the prediction -------------------------------------------------------------------
 
@@ -434,15 +649,19 @@ class OOMPredictor:
         n_eff = sum(capped_sizes) ** 2 / sq if sq > 0 else 0.0
         if n_eff < MIN_EFFECTIVE_RISES:
             return None
+        if n_eff < TREND_EFFECTIVE_RISES and not self._few_rises_suffice(ep, t, peak, dt):
+            return None
         dur = t - ep.t0
         if dur <= 0:
             return None
 
-        rate, r_lo, r_hi = self._rates(ep, t, peak, headroom, dt, n, dur)
+        rr = self._rates(ep, t, headroom, dt)
+        rate, r_lo, r_hi = rr.rate, rr.low, rr.high
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
             return None
-        low = headroom / r_hi
-        high = headroom / r_lo if r_lo > 0 else math.inf
+        room = headroom + rr.overshoot
+        low = room / rr.time_fast
+        high = room / rr.time_slow if rr.time_slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -459,7 +678,7 @@ class OOMPredictor:
         ):
             # Big steps that flatten between them: a staircase of loads, not a leak.
             evidence *= LUMPY_FACTOR
-        consistency = self._consistency(ep, t, dur, dt, peak, process_phases)
+        consistency = self._consistency(ep, t, rr.since, dt, peak, process_phases)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
         longest = max(ep.gaps) if ep.gaps else dt
         pause = t - ep.rises[-1][0]
@@ -497,65 +716,166 @@ class OOMPredictor:
             alert=(not capped) and low <= s.warning_seconds,
         )
 
-    def _rates(
-        self, ep: _Episode, t: float, peak: float, headroom: float, dt: float, n: int, dur: float
-    ) -> tuple[float, float, float]:
-        """Central, slowest and fastest plausible growth rate of the peak (bytes/s)."""
-        recent = t - ep.rises[-RATE_WINDOW_RISES][0] + dt if n >= RATE_WINDOW_RISES else dur
-        length = min(dur, max(RATE_WINDOW_S, 3 * dt, recent))
-        first = (peak - ep.level_at(t - length)) / length
-        if first > 0:
-            length = min(dur, max(length, HORIZON_SHARE * headroom / first))
-        rates: list[float] = []
-        for j in range(5):
-            end = t - j * length / 4
-            start = end - length
-            if start < ep.t0 - 1e-9:
-                continue
-            pts = [(p.t, p.peak) for p in ep.between(start, end)]
-            if len(pts) >= 2:
-                rates.append(theil_sen(pts, WINDOW_POINTS))
-        if not rates:
-            rates.append((peak - ep.level0) / dur)
-        rate = rates[0]
-        scatter = 0.0
-        window = [(p.t, p.peak) for p in ep.between(t - length, t)]
-        if rate > 0 and len(window) >= 3:
-            offsets = sorted(v - rate * x for x, v in window)
-            icpt = offsets[len(offsets) // 2]
-            resid = sorted(abs(v - (icpt + rate * x)) for x, v in window)
-            sigma = 1.4826 * resid[len(resid) // 2]
-            scatter = SCATTER_Z * sigma / (rate * length) + sigma / max(headroom, 1.0)
-        r_hi = max(max(rates), rate * (1 + scatter)) * (1 + RATE_MARGIN)
-        r_lo = min(min(rates), rate * max(MIN_RATE_SHARE, 1 - scatter)) * (1 - RATE_MARGIN)
-        return rate, max(0.0, r_lo), r_hi
+    @staticmethod
+    def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float:
+        """How much the floor rose since `since`, per byte the peak rose.
+
+        The floor now is the lowest sample since the rise before last (a sawtooth's
+        trough, a leak itself: it does not lag), the floor then the lowest over as
+        long a window before `since`. A steady leak gives
+        about 1 (a little less early on), bursts on a leak too, new highs of variable
+        batches 0 (their floor stays) or far above 1 (the floor then was a low phase
+        the peak never left).
+        """
+        i = max(0, bisect.bisect_right(ep.times, since) - 1)
+        start = ep.points[i]
+        growth = peak - start.peak
+        if growth <= 0:
+            return 0.0
+        w = max(2 * dt, (ep.gaps[-1] if ep.gaps else dt) + dt)
+        recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
+        then = [p.used for p in ep.between(start.t - w, start.t)]
+        if not recent or not then:
+            return 0.0
+        return (min(recent) - min(then)) / growth
+
+    def _few_rises_suffice(self, ep: _Episode, t: float, peak: float, dt: float) -> bool:
+        """Are two rises a trend here?
+
+        On a quiet series (memory swung less, before the onset, than it has grown
+        since) two similar rises in a row are. On a swinging one, new highs come by
+        chance (variable batch sizes) unless the swings themselves climb, as bursts on
+        a leak do: every burst since the onset was a new high, and the lowest sample
+        since the onset (before the newest) rose from the floor at the onset at a rate
+        within a factor of two of the peak's.
+        """
+        growth = peak - ep.level0
+        if growth <= 0 or t <= ep.t0:
+            return False
+        if ep.spread0 <= growth:
+            return True
+        pts = ep.between(ep.t0, t)
+        inner = pts[1:-1]
+        if not inner:
+            return False
+        for prev, p, nxt in zip(pts, pts[1:], pts[2:], strict=False):
+            if prev.used <= p.used > nxt.used and p.used < p.peak - NOISE_BYTES:
+                return False  # a burst that did not reach the highs: swings, not a climb
+        trough = min(inner, key=lambda p: p.used)
+        ratio = ((trough.used - ep.floor0) / (trough.t - ep.t0)) / (growth / (t - ep.t0))
+        return CONSISTENCY_FULL <= ratio <= 1 / CONSISTENCY_FULL
+
+    def _rates(self, ep: _Episode, t: float, headroom: float, dt: float) -> _Range:
+        """Central, slowest and fastest plausible growth rate of the peak (bytes/s), and
+        the typical step it grows by.
+
+        Rates are measured on the growth's arrivals (the level right after each rise),
+        so a staircase of irregular steps is measured along its corners rather than
+        across its flats. The window reaches back as far as the growth looks the same:
+        to the onset, to the end of a long pause, or to a change of rate found on an
+        earlier sample (`_changepoint`), at most `RATE_SPAN_S` or the predicted time.
+        The range comes from how irregular the rises are (their gaps' and sizes'
+        variation, as in a renewal process): the rate measured over k rises is off by
+        about cv/sqrt(k), and the k_f rises still to come before full add cv/sqrt(k_f).
+        """
+        base = ep.base if ep.base is not None and ep.base[0] > ep.t0 else (ep.t0, ep.level0)
+        pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+        pause = _long_pause(pts, dt)
+        if pause is not None:
+            ep.base = base = pause
+            pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+        win = pts
+        rate = theil_sen(win)
+        if rate > 0:
+            span = max(RATE_SPAN_S, headroom / rate)
+            older = [p for p in win if p[0] < t - span]
+            if older and len(win) - len(older) >= RATE_MIN_ARRIVALS:
+                win = win[len(older) :]
+                rate = theil_sen(win)
+        recent_rate: float | None = None
+        arrived = ep.arrived_t if ep.arrived_t > win[0][0] else None
+        change = _changepoint(win, arrived)
+        if change is not None:
+            k, r_new, confirmed = change
+            if confirmed:
+                ep.base = win[k]
+                win = win[k:]
+                rate = theil_sen(win)
+            else:
+                recent_rate = r_new
+        if rate <= 0 or len(win) < 2:
+            return _Range(rate, 0.0, 0.0, 0.0, 0.0, 0.0, win[0][0])
+        # How irregular the rises are: their gaps' and sizes' variation (the newest
+        # `CV_ARRIVALS` in the window; a guess worth `CV2_PRIOR_WEIGHT` before that).
+        hist = win[-CV_ARRIVALS - 1 :]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(hist)]
+        sizes = [b[1] - a[1] for a, b in itertools.pairwise(hist)]
+        n_inc = len(gaps)
+        cv2 = _cv2_classic(_trimmed(gaps)) + _cv2_classic(_trimmed(sizes))
+        cv2 = (n_inc * cv2 + CV2_PRIOR_WEIGHT * CV2_PRIOR) / (n_inc + CV2_PRIOR_WEIGHT)
+        incs = [max(0.0, b[1] - a[1]) for a, b in itertools.pairwise(win)]
+        k = len(incs)
+        total = sum(incs)
+        mean_inc = max(total / k, 1.0)
+        # Growth arrives in steps, and the one that fails is the first that does not fit:
+        # it comes, on average, when the line would be this far beyond full (a renewal
+        # process's overshoot, E[X^2] / 2E[X]; half a step for equal steps). Only steps
+        # the sampling resolves count: a rise in every sample is many smaller ones.
+        resolved = max(0.0, 1.0 - dt / max(_median(gaps), dt)) if gaps else 0.0
+        overshoot = resolved * sum(x * x for x in incs) / (2 * total) if total > 0 else 0.0
+        # Log-spreads: the rate measured over k rises is off by about cv / sqrt(k) (plus
+        # unmodelled drift); the k_f rises still to come before full take their own
+        # time, off by cv / sqrt(k_f). The two are independent.
+        s_rate = math.sqrt(cv2 / k + RATE_DRIFT**2)
+        s_time = math.sqrt(s_rate**2 + cv2 / max(1.0, headroom / mean_inc))
+        r_lo = rate * max(MIN_RATE_SHARE, math.exp(-RANGE_Z * s_rate))
+        r_hi = rate * math.exp(RANGE_Z * s_rate)
+        fast, slow = rate * math.exp(RANGE_Z * s_time), rate * math.exp(-RANGE_Z * s_time)
+        if recent_rate is not None and recent_rate > 0:
+            # The newest rises run at another rate, not yet confirmed: both are possible.
+            r_hi = max(r_hi, recent_rate * math.exp(RANGE_Z * s_rate))
+            r_lo = min(r_lo, recent_rate * math.exp(-RANGE_Z * s_rate))
+            fast = max(fast, recent_rate * math.exp(RANGE_Z * s_rate))
+            slow = min(slow, recent_rate * math.exp(-RANGE_Z * s_rate))
+        slow = max(slow, MIN_RATE_SHARE * rate)
+        return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0])
 
     def _consistency(
         self,
         ep: _Episode,
         t: float,
-        dur: float,
+        since: float,
         dt: float,
         peak: float,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]],
     ) -> float:
-        """Does the floor rise with the peak? Bigger bursts lift only the peak."""
+        """Does the floor rise with the peak? Bigger bursts lift only the peak.
+
+        Over the rate's window (`since`): after a pause or a change of rate, what came
+        before says nothing about this growth. Once the window is two envelope spans
+        long, the floor is the envelope's (lagging the peak by a span, so both slopes
+        are taken after the first span); a younger window uses `_floor_ratio`. A floor
+        rising far faster than the peak is no more a leak than a flat one: it is the
+        randomness of batches (a low phase then, a high one now).
+        """
         span = max(ENVELOPE_S, 2.5 * dt)
-        if dur >= 2 * span:
-            pts = ep.between(ep.t0 + span, t)
+        since = max(ep.t0, since)
+        if t - since >= 2 * span:
+            pts = ep.between(since + span, t)
             floor_slope = theil_sen([(p.t, p.floor) for p in pts])
             peak_slope = theil_sen([(p.t, p.peak) for p in pts])
+            r = floor_slope / peak_slope if peak_slope > 0 else 0.0
+            ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
         else:
-            floor_slope = theil_sen([(p.t, p.used) for p in ep.points], 60)
-            peak_slope = theil_sen([(p.t, p.peak) for p in ep.points], 60)
-        ratio = _clamp01(floor_slope / peak_slope / CONSISTENCY_FULL) if peak_slope > 0 else 0.0
+            r = self._floor_ratio(ep, t, since, dt, peak)
+            ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
         # Per-process evidence: a process the phase detector sees GROWING, holding most
         # of this episode's growth, is a floor that rises.
-        growth = peak - ep.level0
+        growth = peak - ep.level_at(since)
         if growth > 0:
             for _proc, phase in process_phases:
                 rate = _finite(phase.rate_bytes_per_s) or 0.0
-                grown = rate * min(dur, phase.duration_samples * dt)
+                grown = rate * min(t - since, phase.duration_samples * dt)
                 if phase.phase is Phase.GROWING and grown >= 0.5 * growth:
                     ratio = max(ratio, _clamp01(phase.confidence))
         return ratio

@@ -208,6 +208,12 @@ class PeltTracker:
     def result(self) -> PeltResult | None:
         return self._result
 
+    def reset(self) -> None:
+        """Forget the series (the picture starts afresh)."""
+        self._points.clear()
+        self._since = 0
+        self._result = None
+
     def update(self, t: float, value: float | None, preset: str | None = None) -> PeltResult | None:
         if value is None or not (math.isfinite(t) and math.isfinite(value)):
             return self._result
