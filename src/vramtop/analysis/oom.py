@@ -96,10 +96,11 @@ JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typica
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
+STALL_RHYTHM_GAPS = 8  # with this many gaps known, a longer one in progress clears the alert
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
 RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
-RANGE_Z = 1.1  # the range spans this many standard deviations either way (80%)
+RANGE_Z = 1.0  # the range spans one standard deviation either way
 RATE_DRIFT = 0.08  # unmodelled drift of the rate (relative standard deviation)
 TRIM_FROM = 8  # irregularity ignores the largest gap and rise once there are this many
 CV_ARRIVALS = 60  # irregularity is measured over the newest this many arrivals
@@ -109,6 +110,7 @@ CV2_MAX = 4.0
 PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
 CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 1..6 increments
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
+ARRIVAL_MIN_NULL = 3  # ... or this many where a process arrived (a kink known in advance)
 CHANGE_Z = 4.0  # robust deviations for a confirmed change (two increments or more)
 CHANGE_Z_NEW = 3.0  # ... for one increment, which only widens the range
 CHANGE_MIN_ARRIVALS = 4.0  # ... over a window that holds this many arrivals, on average
@@ -116,7 +118,7 @@ CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in t
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
-CONSISTENCY_FULL = 0.5  # floor slope / peak slope at which consistency is complete
+CONSISTENCY_FULL = 0.7  # floor slope / peak slope at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
 DECEL_MIN_WINDOW_S = 10.0
@@ -326,7 +328,12 @@ def _null_rates(win: Sequence[tuple[float, float]], k: int, w: float) -> list[fl
 
 
 def _deviation(
-    win: Sequence[tuple[float, float]], k: int, kink: int, *, beyond: bool = True
+    win: Sequence[tuple[float, float]],
+    k: int,
+    kink: int,
+    *,
+    beyond: bool = True,
+    min_null: int = CHANGE_MIN_NULL,
 ) -> float:
     """How far the rate from arrival `kink` to the newest lies from what windows of the
     same length showed up to arrival `k`, in signed robust deviations (0.0 with too
@@ -341,7 +348,7 @@ def _deviation(
         return 0.0
     r_new = (yl - yk) / w
     null = _null_rates(win, k, w)
-    if len(null) < CHANGE_MIN_NULL:
+    if len(null) < min_null:
         return 0.0
     if beyond:
         ordered = sorted(null)
@@ -389,8 +396,8 @@ def _changepoint(
     if arrived_t is not None:
         k = max((i for i, p in enumerate(win) if p[0] <= arrived_t + 1e-9), default=-1)
         m = n - 1 - k
-        if k >= CHANGE_MIN_NULL and m >= 1:
-            z = _deviation(win, k, k, beyond=False)
+        if k >= ARRIVAL_MIN_NULL and m >= 1:
+            z = _deviation(win, k, k, beyond=False, min_null=ARRIVAL_MIN_NULL)
             if abs(z) >= CHANGE_Z_NEW:
                 r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
                 return k, r_new, m >= 2
@@ -422,6 +429,7 @@ class OOMPredictor:
         self._episode: _Episode | None = None
         self._sizes: dict[ProcessIdentity, float] = {}
         self._offset = 0.0  # memory brought by processes at their first known size
+        self._present: set[ProcessIdentity] = set()
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
         self._evidence: OOMEvidence | None = None
@@ -505,7 +513,8 @@ class OOMPredictor:
         # predictor follows is GPU used less what processes brought when they came.
         appeared = sum(v for ident, v in sizes.items() if ident not in self._sizes)
         seen = {p.identity for p in device.processes}
-        left = any(ident not in seen for ident in self._sizes)
+        left = any(ident not in seen for ident in self._present)
+        self._present = seen
         if left and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES:
             # A process left and took its memory with it: the picture starts afresh.
             self._window.clear()
@@ -619,11 +628,14 @@ class OOMPredictor:
         pause = t - ep.rises[-1][0]
         longest = max(ep.gaps) if ep.gaps else dt
         limit = max(2 * dt, 1.5 * longest + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)))
-        if pause > DORMANT_FACTOR * limit:
+        # A pause past the limit stops the prediction (the stall factor has cleared the
+        # alert by then). On a quiet series, growth resuming soon after continues the
+        # same episode (irregular allocator steps); on a swinging one, a new high after
+        # a long pause is just a bigger batch.
+        quiet = ep.spread0 <= peak - ep.level0
+        if pause > (DORMANT_FACTOR if quiet else 1.0) * limit:
             self._episode = None  # growth stopped
             return False
-        # A pause past the limit stops the prediction (the stall factor has cleared the
-        # alert by then), but growth resuming soon after continues the same episode.
         return pause <= limit
 
     # --- the prediction -------------------------------------------------------------------
@@ -683,6 +695,11 @@ class OOMPredictor:
         longest = max(ep.gaps) if ep.gaps else dt
         pause = t - ep.rises[-1][0]
         stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
+        if pause > 0 and pause + dt > longest + 1e-9 and len(ep.gaps) >= STALL_RHYTHM_GAPS:
+            # Once the growth's rhythm is known, a gap already longer (counting the
+            # sample still to come) than every one of its gaps says it stopped: as
+            # likely as one more gap in n + 1 being the longest (Laplace).
+            stall = min(stall, 1 / (len(ep.gaps) + 1))
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -729,10 +746,12 @@ class OOMPredictor:
         """
         i = max(0, bisect.bisect_right(ep.times, since) - 1)
         start = ep.points[i]
-        growth = peak - start.peak
+        w = max(2 * dt, (ep.gaps[-1] if ep.gaps else dt) + dt)
+        # The floor over the last window stands for the level a window ago: compare it
+        # with the peak's rise up to then.
+        growth = ep.level_at(t - w + dt) - start.peak
         if growth <= 0:
             return 0.0
-        w = max(2 * dt, (ep.gaps[-1] if ep.gaps else dt) + dt)
         recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
         then = [p.used for p in ep.between(start.t - w, start.t)]
         if not recent or not then:
@@ -852,23 +871,13 @@ class OOMPredictor:
         """Does the floor rise with the peak? Bigger bursts lift only the peak.
 
         Over the rate's window (`since`): after a pause or a change of rate, what came
-        before says nothing about this growth. Once the window is two envelope spans
-        long, the floor is the envelope's (lagging the peak by a span, so both slopes
-        are taken after the first span); a younger window uses `_floor_ratio`. A floor
-        rising far faster than the peak is no more a leak than a flat one: it is the
-        randomness of batches (a low phase then, a high one now).
+        before says nothing about this growth. `_floor_ratio` compares the floor's
+        rise with the peak's: about 1 for a leak (with or without bursts on it), 0 for
+        batches reaching new highs over a flat floor, and far above 1 when the floor
+        then was a low phase the peak never left (randomness, not a leak).
         """
-        span = max(ENVELOPE_S, 2.5 * dt)
-        since = max(ep.t0, since)
-        if t - since >= 2 * span:
-            pts = ep.between(since + span, t)
-            floor_slope = theil_sen([(p.t, p.floor) for p in pts])
-            peak_slope = theil_sen([(p.t, p.peak) for p in pts])
-            r = floor_slope / peak_slope if peak_slope > 0 else 0.0
-            ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
-        else:
-            r = self._floor_ratio(ep, t, since, dt, peak)
-            ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
+        r = self._floor_ratio(ep, t, max(ep.t0, since), dt, peak)
+        ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
         # Per-process evidence: a process the phase detector sees GROWING, holding most
         # of this episode's growth, is a floor that rises.
         growth = peak - ep.level_at(since)
