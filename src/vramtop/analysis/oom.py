@@ -65,19 +65,21 @@ import bisect
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vramtop.analysis.pelt import PeltResult, PeltTracker, segment_state
 from vramtop.analysis.phase import PhaseParams
 from vramtop.analysis.trends import theil_sen
 from vramtop.model import (
+    DeepStats,
     GPUDevice,
     GPUProcess,
     OOMPrediction,
     Phase,
     PhaseState,
     ProcessIdentity,
+    ProcessInfo,
 )
 
 HORIZON_S = 3600.0
@@ -107,8 +109,10 @@ CV_ARRIVALS = 60  # irregularity is measured over the newest this many arrivals
 CV2_PRIOR = 0.25  # irregularity assumed before it is measured ...
 CV2_PRIOR_WEIGHT = 2.0  # ... worth this many arrivals
 CV2_MAX = 4.0
+PAUSE_SCAN = 120  # ... looked for among the newest gaps (older ones were found then)
 PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
 CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 1..6 increments
+CHANGE_NULL_ARRIVALS = 48  # a change of rate is looked for among the newest arrivals only
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
 ARRIVAL_MIN_NULL = 3  # ... or this many where a process arrived (a kink known in advance)
 CHANGE_Z = 4.0  # robust deviations for a confirmed change (two increments or more)
@@ -126,6 +130,8 @@ STILL_SLOWING = 0.95  # the newest window's second half must grow less than this
 DECEL_SPAN_S = 120.0
 MAX_POINTS = 1200
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
+DEEP_POINTS = 600  # allocated-bytes points kept per deep-mode process
+DEEP_MIN_POINTS = 3  # a deep-mode rate needs this many allocated-bytes points
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,7 @@ class OOMEvidence:
     deceleration: float
     stall: float
     confidence: float
+    deep_slack_bytes: float = 0.0  # reserved but unallocated inside the growers (deep mode)
 
 
 @dataclass(slots=True)
@@ -198,6 +205,7 @@ class _Episode:
     times: list[float] = field(default_factory=list)
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
+    sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     floor0: float = 0.0  # ... and the envelope's floor then
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
 
@@ -303,7 +311,7 @@ def _long_pause(pts: Sequence[tuple[float, float]], dt: float) -> tuple[float, f
         return None
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(pts)]
     total, n = sum(gaps), len(gaps)
-    for i in range(n - 2, -1, -1):
+    for i in range(n - 2, max(-1, n - 2 - PAUSE_SCAN), -1):
         g = gaps[i]
         others = max(dt, (total - g) / (n - 1))
         if g > 2 * dt and n * math.exp(-g / others) < PAUSE_ALPHA:
@@ -430,6 +438,10 @@ class OOMPredictor:
         self._sizes: dict[ProcessIdentity, float] = {}
         self._offset = 0.0  # memory brought by processes at their first known size
         self._present: set[ProcessIdentity] = set()
+        self._onset_sizes: dict[ProcessIdentity, float] = {}
+        self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
+        self._allocated: dict[ProcessIdentity, deque[tuple[float, float]]] = {}
+        self._deep_ts: dict[ProcessIdentity, float] = {}
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
         self._evidence: OOMEvidence | None = None
@@ -474,8 +486,11 @@ class OOMPredictor:
         process_phases: Sequence[tuple[GPUProcess, PhaseState]] = (),
         *,
         pelt_preset: str | None = None,
+        infos: Mapping[ProcessIdentity, ProcessInfo] | None = None,
     ) -> OOMPrediction | None:
-        """One sample of one GPU. `pelt_preset` names the PELT penalty preset."""
+        """One sample of one GPU. `pelt_preset` names the PELT penalty preset; `infos`
+        (enrichment, by identity) brings deep-mode allocator statistics where processes
+        report them (`_deep_room`)."""
         tt = _finite(t)
         used = _finite(device.used_bytes)
         total = _finite(device.total_bytes)
@@ -490,8 +505,41 @@ class OOMPredictor:
         if free is None:
             free = total - (_finite(device.reserved_bytes) or 0.0) - used
         free = max(0.0, free)
+        self._take_deep(tt, device, infos)
         self._last = self._step(tt, used, free, total, device, process_phases, pelt_preset)
         return self._last
+
+    def _take_deep(
+        self, t: float, device: GPUDevice, infos: Mapping[ProcessIdentity, ProcessInfo] | None
+    ) -> None:
+        """Keep this sample's deep-mode statistics of the processes on this GPU, and each
+        one's allocated bytes over time (a new point only when the reporter's did).
+
+        Statistics that cannot be this GPU's (more reserved than NVML sees the process
+        use here: its job runs on another GPU too) or that do not add up are ignored.
+        """
+        self._deep = {}
+        if infos:
+            for p in device.processes:
+                info = infos.get(p.identity)
+                d = info.deep if info is not None else None
+                used = _finite(p.used_bytes)
+                if d is None or used is None:
+                    continue
+                alloc, reserved = _finite(d.allocated_bytes), _finite(d.reserved_bytes)
+                if alloc is None or reserved is None or not 0 <= alloc <= reserved:
+                    continue
+                if reserved > used + NOISE_BYTES:
+                    continue
+                self._deep[p.identity] = d
+                series = self._allocated.setdefault(p.identity, deque(maxlen=DEEP_POINTS))
+                stamp = _finite(d.ts) or 0.0
+                if not series or stamp != self._deep_ts.get(p.identity) or alloc != series[-1][1]:
+                    series.append((t, alloc))
+                    self._deep_ts[p.identity] = stamp
+        for ident in [i for i in self._allocated if i not in self._deep]:
+            del self._allocated[ident]
+            self._deep_ts.pop(ident, None)
 
     def _step(
         self,
@@ -524,8 +572,13 @@ class OOMPredictor:
             appeared = 0.0
             if self._pelt is not None:
                 self._pelt.reset()
-        self._sizes = {ident: v for ident, v in self._sizes.items() if ident in seen}
-        self._sizes.update(sizes)
+        kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
+        # Sizes at the previous sample (arrivals: their first size) for a new onset.
+        self._onset_sizes = {**sizes, **kept}
+        self._sizes = {**kept, **sizes}
+        if self._episode is not None:
+            for ident, v in sizes.items():
+                self._episode.sizes0.setdefault(ident, v)
         self._offset += appeared
         level = used - self._offset
         if self._pelt is not None:
@@ -617,6 +670,7 @@ class OOMPredictor:
                     headroom0=max(0.0, phead - appeared),
                     spread0=ppeak - pfloor,
                     floor0=pfloor,
+                    sizes0=dict(self._onset_sizes),
                 )
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
             ep.add_rise(t, grow, peak)
@@ -668,12 +722,21 @@ class OOMPredictor:
             return None
 
         rr = self._rates(ep, t, headroom, dt)
-        rate, r_lo, r_hi = rr.rate, rr.low, rr.high
+        rate, r_lo, r_hi, fast, slow = rr.rate, rr.low, rr.high, rr.time_fast, rr.time_slow
+        slack, usable, deep_rate = self._deep_room(ep, rr.since, dt)
+        if deep_rate is not None and rate > 0:
+            # The growers report what they allocate: their growth, measured there, has
+            # none of the caching allocator's steps.
+            scale = deep_rate / rate
+            rate, r_lo, r_hi, fast, slow = (x * scale for x in (rate, r_lo, r_hi, fast, slow))
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
             return None
         room = headroom + rr.overshoot
-        low = room / rr.time_fast
-        high = room / rr.time_slow if rr.time_slow > 0 else math.inf
+        # Memory the growers reserved but have not allocated is handed out to them
+        # before the GPU has to give more; split blocks may not fit, so the fast end
+        # counts only the rest.
+        low = (room + usable) / fast
+        high = (room + slack) / slow if slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -715,6 +778,7 @@ class OOMPredictor:
             deceleration=deceleration,
             stall=stall,
             confidence=confidence,
+            deep_slack_bytes=slack,
         )
         if confidence < s.min_confidence:
             return None
@@ -784,6 +848,36 @@ class OOMPredictor:
         ratio = ((trough.used - ep.floor0) / (trough.t - ep.t0)) / (growth / (t - ep.t0))
         return CONSISTENCY_FULL <= ratio <= 1 / CONSISTENCY_FULL
 
+    def _deep_room(
+        self, ep: _Episode, since: float, dt: float
+    ) -> tuple[float, float, float | None]:
+        """What deep mode adds for the processes that grew during this episode.
+
+        Returns the memory they reserved but have not allocated (all of it, and the
+        part outside split blocks), and their allocated bytes' growth rate when every
+        one of them reports it over the rate's window (else None).
+        """
+        growers = [
+            ident for ident, v in self._sizes.items() if v - ep.sizes0.get(ident, v) > NOISE_BYTES
+        ]
+        slack = usable = rate = 0.0
+        complete = bool(growers)
+        for ident in growers:
+            d = self._deep.get(ident)
+            if d is None:
+                complete = False
+                continue
+            inside = max(0.0, float(d.reserved_bytes - d.allocated_bytes))
+            split = _finite(d.inactive_split_bytes) or 0.0
+            slack += inside
+            usable += max(0.0, inside - split)
+            series = [q for q in self._allocated.get(ident, ()) if q[0] >= since - 1e-9]
+            if len(series) >= DEEP_MIN_POINTS and series[-1][0] - series[0][0] >= 2 * dt:
+                rate += theil_sen(series)
+            else:
+                complete = False
+        return slack, usable, (rate if complete and rate > 0 else None)
+
     def _rates(self, ep: _Episode, t: float, headroom: float, dt: float) -> _Range:
         """Central, slowest and fastest plausible growth rate of the peak (bytes/s), and
         the typical step it grows by.
@@ -813,12 +907,13 @@ class OOMPredictor:
                 rate = theil_sen(win)
         recent_rate: float | None = None
         arrived = ep.arrived_t if ep.arrived_t > win[0][0] else None
-        change = _changepoint(win, arrived)
+        recent = win[-CHANGE_NULL_ARRIVALS:]
+        change = _changepoint(recent, arrived)
         if change is not None:
             k, r_new, confirmed = change
             if confirmed:
-                ep.base = win[k]
-                win = win[k:]
+                ep.base = recent[k]
+                win = recent[k:]
                 rate = theil_sen(win)
             else:
                 recent_rate = r_new
