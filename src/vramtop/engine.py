@@ -328,14 +328,17 @@ class Monitor:
                 [i.framework for i in surv_inputs], [i.cmdline for i in surv_inputs]
             )
         oom = (
-            predictor.update(t, dev, gphase, pairs, pelt_preset=preset)
+            predictor.update(t, dev, gphase, pairs, pelt_preset=preset, infos=infos)
             if dev.state is DeviceState.OK
             else None
         )
         if predictor.pelt_phase is not None:
             gphase = predictor.pelt_phase  # PELT's latest segment refines the GPU's phase
         verdicts = survival_for_gpu(
-            surv_inputs, gpu_free_bytes=dev.free_bytes, gpu_total_bytes=dev.total_bytes
+            surv_inputs,
+            gpu_free_bytes=dev.free_bytes,
+            gpu_total_bytes=dev.total_bytes,
+            deep=[i.deep if i else None for i in proc_infos],
         )
         total = dev.total_bytes
         views = [

@@ -12,6 +12,11 @@ SPEC §4, in order:
    use current use as the base. A higher observed peak overrides a lower
    estimate. The memory still needed is compared with the GPU's free memory:
    OK with 1.5x to spare, TIGHT when it just fits, OOM when it does not.
+   Deep mode (a process reporting its allocator statistics): the observed peak
+   includes the allocator's own reserved peak (plus what NVML counts outside the
+   allocator, such as the CUDA context), which NVML sampling can miss between
+   refreshes. (Reserved-but-unallocated memory is already in NVML's use, so the
+   memory still needed from the GPU does not change.)
 4. Collective pressure: when the estimated peaks of all processes on a GPU add
    up to more than the GPU, OK becomes TIGHT and TIGHT becomes OOM.
 
@@ -28,7 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from vramtop.model import Phase, ServerMetrics, SurvivalPrediction, Verdict
+from vramtop.model import DeepStats, Phase, ServerMetrics, SurvivalPrediction, Verdict
 
 
 class Workload(str, enum.Enum):
@@ -80,6 +85,29 @@ class SurvivalInput:
     cmdline: tuple[str, ...] = ()
     weights_bytes: int | None = None
     server: ServerMetrics | None = None
+    deep: DeepStats | None = None
+
+
+def _deep_fits(inp: SurvivalInput) -> DeepStats | None:
+    """The deep-mode statistics, if they add up for this process on this GPU."""
+    d = inp.deep
+    if d is None or inp.used_bytes is None:
+        return None
+    if not 0 <= d.allocated_bytes <= d.reserved_bytes <= inp.used_bytes:
+        return None  # another GPU's, or nonsense
+    return d
+
+
+def observed_peak(inp: SurvivalInput) -> int | None:
+    """The most this process has been seen to need: its NVML history's peak or (deep
+    mode) the allocator's reserved peak plus what NVML counts outside the allocator,
+    whichever is higher."""
+    peak = inp.peak_bytes if inp.peak_bytes is not None and inp.peak_bytes > 0 else None
+    d = _deep_fits(inp)
+    if d is not None and inp.used_bytes is not None and d.reserved_peak_bytes > 0:
+        deep_peak = d.reserved_peak_bytes + (inp.used_bytes - d.reserved_bytes)
+        peak = deep_peak if peak is None else max(peak, deep_peak)
+    return peak
 
 
 def _tokens(cmdline: Sequence[str]) -> list[str]:
@@ -153,12 +181,12 @@ def estimate_peak(inp: SurvivalInput) -> tuple[int | None, float | None]:
     else:
         multiplier = MULTIPLIERS[classify_workload(inp.framework, inp.cmdline)]
         base = used
+    seen = observed_peak(inp)
     if base is None:
-        peak = inp.peak_bytes if inp.peak_bytes is not None and inp.peak_bytes > 0 else None
-        return peak, None
+        return seen, None
     estimate = int(base * multiplier)
-    if inp.peak_bytes is not None and inp.peak_bytes > estimate:
-        estimate = inp.peak_bytes  # it has already needed more than the estimate
+    if seen is not None and seen > estimate:
+        estimate = seen  # it has already needed more than the estimate
     return estimate, multiplier
 
 
@@ -222,9 +250,22 @@ _ESCALATE = {Verdict.OK: Verdict.TIGHT, Verdict.TIGHT: Verdict.OOM, Verdict.OOM:
 
 
 def survival_for_gpu(
-    inputs: Sequence[SurvivalInput], *, gpu_free_bytes: int | None, gpu_total_bytes: int | None
+    inputs: Sequence[SurvivalInput],
+    *,
+    gpu_free_bytes: int | None,
+    gpu_total_bytes: int | None,
+    deep: Sequence[DeepStats | None] = (),
 ) -> list[SurvivalPrediction]:
-    """Verdicts for every process on one GPU, with collective pressure applied."""
+    """Verdicts for every process on one GPU, with collective pressure applied.
+
+    `deep`, where given, holds each input's deep-mode statistics (in the same order),
+    for inputs that do not carry their own.
+    """
+    if deep:
+        inputs = [
+            replace(i, deep=d) if i.deep is None and d is not None else i
+            for i, d in zip(inputs, deep, strict=False)
+        ] + list(inputs[len(deep) :])
     verdicts = [
         predict_survival(i, gpu_free_bytes=gpu_free_bytes, gpu_total_bytes=gpu_total_bytes)
         for i in inputs
@@ -233,7 +274,7 @@ def survival_for_gpu(
         return verdicts
     peaks = 0
     for inp, v in zip(inputs, verdicts, strict=True):
-        own = max(inp.used_bytes or 0, inp.peak_bytes or 0)
+        own = max(inp.used_bytes or 0, observed_peak(inp) or 0)
         peaks += max(v.estimated_peak_bytes or 0, own)
     if peaks <= gpu_total_bytes:
         return verdicts
