@@ -98,7 +98,8 @@ JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typica
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
-STALL_RHYTHM_GAPS = 8  # with this many gaps known, a longer one in progress clears the alert
+STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in progress ...
+STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
 RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
@@ -206,6 +207,7 @@ class _Episode:
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
+    before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     floor0: float = 0.0  # ... and the envelope's floor then
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
 
@@ -671,6 +673,7 @@ class OOMPredictor:
                     spread0=ppeak - pfloor,
                     floor0=pfloor,
                     sizes0=dict(self._onset_sizes),
+                    before=[q for q in self._window if q[0] < t],
                 )
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
             ep.add_rise(t, grow, peak)
@@ -758,10 +761,17 @@ class OOMPredictor:
         longest = max(ep.gaps) if ep.gaps else dt
         pause = t - ep.rises[-1][0]
         stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
-        if pause > 0 and pause + dt > longest + 1e-9 and len(ep.gaps) >= STALL_RHYTHM_GAPS:
-            # Once the growth's rhythm is known, a gap already longer (counting the
-            # sample still to come) than every one of its gaps says it stopped: as
-            # likely as one more gap in n + 1 being the longest (Laplace).
+        if (
+            pause > 0
+            and pause + dt > longest + 1e-9
+            and len(ep.gaps) >= STALL_RHYTHM_GAPS
+            and _cv2_classic(ep.gaps[-CV_ARRIVALS:]) <= STALL_REGULAR_CV2
+        ):
+            # Once a regular rhythm is known (a leak rising every sample or so), a gap
+            # already longer (counting the sample still to come) than every one of its
+            # gaps says it stopped: as likely as one gap in n + 1 being the longest
+            # (Laplace). Irregular steps have long pauses now and then; for them the
+            # exponential decay above says how long is too long.
             stall = min(stall, 1 / (len(ep.gaps) + 1))
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
@@ -801,23 +811,28 @@ class OOMPredictor:
     def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float:
         """How much the floor rose since `since`, per byte the peak rose.
 
-        The floor now is the lowest sample since the rise before last (a sawtooth's
-        trough, a leak itself: it does not lag), the floor then the lowest over as
-        long a window before `since`. A steady leak gives
+        The floor now is the lowest sample over the last few gaps between rises (a
+        sawtooth's trough, a leak itself: it does not lag), the floor then the lowest
+        over as long a window at `since`. A steady leak gives
         about 1 (a little less early on), bursts on a leak too, new highs of variable
         batches 0 (their floor stays) or far above 1 (the floor then was a low phase
         the peak never left).
         """
         i = max(0, bisect.bisect_right(ep.times, since) - 1)
         start = ep.points[i]
-        w = max(2 * dt, (ep.gaps[-1] if ep.gaps else dt) + dt)
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(ep.rises[-4:]) if a[0] >= start.t]
+        w = max(2 * dt, max(gaps, default=dt) + dt)
         # The floor over the last window stands for the level a window ago: compare it
         # with the peak's rise up to then.
         growth = ep.level_at(t - w + dt) - start.peak
         if growth <= 0:
             return 0.0
         recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
-        then = [p.used for p in ep.between(start.t - w, start.t)]
+        # ... and the floor then over as long a window around `since` (after it, too:
+        # a process that arrived at the top of a burst shows its trough only then).
+        then_end = max(start.t, min(start.t + w, t - w))
+        then = [p.used for p in ep.between(start.t - w, then_end)]
+        then += [v for tb, v in ep.before if tb >= start.t - w - 1e-9]
         if not recent or not then:
             return 0.0
         return (min(recent) - min(then)) / growth
