@@ -689,8 +689,15 @@ class OOMPredictor:
         # alert by then). On a quiet series, growth resuming soon after continues the
         # same episode (irregular allocator steps); on a swinging one, a new high after
         # a long pause is just a bigger batch.
+        # How long it may rest is measured in its typical gap, not its longest: a
+        # high-water mark of random batch sizes (a caching allocator) rises ever more
+        # rarely and must not stay one growth for ever.
+        mean_gap = sum(ep.gaps) / len(ep.gaps) if ep.gaps else dt
+        rest = DORMANT_FACTOR * max(
+            2 * dt, 1.5 * mean_gap + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps))
+        )
         quiet = ep.spread0 <= peak - ep.level0
-        if pause > (DORMANT_FACTOR if quiet else 1.0) * limit:
+        if pause > (max(limit, rest) if quiet else limit):
             self._episode = None  # growth stopped
             return False
         return pause <= limit
