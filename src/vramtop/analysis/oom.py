@@ -91,7 +91,8 @@ NOISE_BYTES = 1.0 * MB  # NVML granularity: smaller moves are not growth
 ARRIVAL_SLACK = 0.05  # a rise under this share of an arriving process's size is accounting
 MIN_RISES = 2  # a slope needs two rises ...
 MIN_EFFECTIVE_RISES = 1.8  # ... of similar size
-TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series
+TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series ...
+QUICK_TREND_SHARE = 0.05  # ... with rises under this share of the headroom each
 REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
@@ -857,6 +858,9 @@ class OOMPredictor:
         growth = peak - ep.level0
         if growth <= 0 or t <= ep.t0:
             return False
+        headroom = self._prev[2] if self._prev is not None else 0.0
+        if ep.median_rise() > QUICK_TREND_SHARE * headroom:
+            return False  # a few more such steps fill the GPU: allocation events
         if ep.spread0 <= growth:
             return True
         pts = ep.between(ep.t0, t)
