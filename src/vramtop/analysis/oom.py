@@ -124,6 +124,7 @@ CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in t
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
+CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
 CONSISTENCY_FULL = 0.7  # floor slope / peak slope at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
@@ -290,6 +291,17 @@ def _cv2_classic(xs: Sequence[float]) -> float:
 def _trimmed(xs: Sequence[float]) -> list[float]:
     """Without the largest value once there are enough to spare one (a start-up jump)."""
     return sorted(xs)[:-1] if len(xs) >= TRIM_FROM else list(xs)
+
+
+def _climbing_share(pts: Sequence[_Point]) -> float:
+    """The share of bursts (local maxima of memory, the newest sample aside) that were
+    new highs of the envelope; 1.0 without any burst."""
+    bursts = highs = 0
+    for prev, p, nxt in zip(pts, pts[1:], pts[2:], strict=False):
+        if prev.used <= p.used > nxt.used:
+            bursts += 1
+            highs += p.used >= p.peak - NOISE_BYTES
+    return highs / bursts if bursts else 1.0
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -765,6 +777,11 @@ class OOMPredictor:
             # Big steps that flatten between them: a staircase of loads, not a leak.
             evidence *= LUMPY_FACTOR
         consistency = self._consistency(ep, t, rr.since, dt, peak, process_phases)
+        if ep.spread0 > peak - ep.level0:
+            # Memory swings more than it has grown: the swings must climb (most bursts
+            # new highs), or new highs are just the bigger of random batches.
+            share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
+            consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
         longest = max(ep.gaps) if ep.gaps else dt
         pause = t - ep.rises[-1][0]
@@ -867,9 +884,8 @@ class OOMPredictor:
         inner = pts[1:-1]
         if not inner:
             return False
-        for prev, p, nxt in zip(pts, pts[1:], pts[2:], strict=False):
-            if prev.used <= p.used > nxt.used and p.used < p.peak - NOISE_BYTES:
-                return False  # a burst that did not reach the highs: swings, not a climb
+        if _climbing_share(pts) < 1.0:
+            return False  # a burst that did not reach the highs: swings, not a climb
         trough = min(inner, key=lambda p: p.used)
         ratio = ((trough.used - ep.floor0) / (trough.t - ep.t0)) / (growth / (t - ep.t0))
         return CONSISTENCY_FULL <= ratio <= 1 / CONSISTENCY_FULL
