@@ -125,7 +125,11 @@ def test_irregular_steps_give_useful_ranges_around_the_mean_rate() -> None:
     mean_rate = 150 * MB
     for seed in range(3):
         grown = _step_leak(seed, mean_rate, 1.5)
-        samples = _series(60, 1.0, lambda t, g=grown: {1: 70 * GB, 2: 0.7 * GB + g(t)})
+
+        def procs(t: float, g: Callable[[float], float] = grown) -> dict[int, float]:
+            return {1: 70 * GB, 2: 0.7 * GB + g(t)}
+
+        samples = _series(60, 1.0, procs)
         _, preds = _run(samples)
         shown = [x for x in preds if x is not None]
         widths = sorted(x.seconds_high / x.seconds_low for x in shown)
