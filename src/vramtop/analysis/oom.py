@@ -133,8 +133,6 @@ STILL_SLOWING = 0.95  # the newest window's second half must grow less than this
 DECEL_SPAN_S = 120.0
 MAX_POINTS = 1200
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
-DEEP_POINTS = 600  # allocated-bytes points kept per deep-mode process
-DEEP_MIN_POINTS = 3  # a deep-mode rate needs this many allocated-bytes points
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,8 +453,6 @@ class OOMPredictor:
         self._present: set[ProcessIdentity] = set()
         self._onset_sizes: dict[ProcessIdentity, float] = {}
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
-        self._allocated: dict[ProcessIdentity, deque[tuple[float, float]]] = {}
-        self._deep_ts: dict[ProcessIdentity, float] = {}
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
         self._evidence: OOMEvidence | None = None
@@ -520,15 +516,14 @@ class OOMPredictor:
         if free is None:
             free = total - (_finite(device.reserved_bytes) or 0.0) - used
         free = max(0.0, free)
-        self._take_deep(tt, device, infos)
+        self._take_deep(device, infos)
         self._last = self._step(tt, used, free, total, device, process_phases, pelt_preset)
         return self._last
 
     def _take_deep(
-        self, t: float, device: GPUDevice, infos: Mapping[ProcessIdentity, ProcessInfo] | None
+        self, device: GPUDevice, infos: Mapping[ProcessIdentity, ProcessInfo] | None
     ) -> None:
-        """Keep this sample's deep-mode statistics of the processes on this GPU, and each
-        one's allocated bytes over time (a new point only when the reporter's did).
+        """Keep this sample's deep-mode statistics of the processes on this GPU.
 
         Statistics that cannot be this GPU's (more reserved than NVML sees the process
         use here: its job runs on another GPU too) or that do not add up are ignored.
@@ -547,14 +542,6 @@ class OOMPredictor:
                 if reserved > used + NOISE_BYTES:
                     continue
                 self._deep[p.identity] = d
-                series = self._allocated.setdefault(p.identity, deque(maxlen=DEEP_POINTS))
-                stamp = _finite(d.ts) or 0.0
-                if not series or stamp != self._deep_ts.get(p.identity) or alloc != series[-1][1]:
-                    series.append((t, alloc))
-                    self._deep_ts[p.identity] = stamp
-        for ident in [i for i in self._allocated if i not in self._deep]:
-            del self._allocated[ident]
-            self._deep_ts.pop(ident, None)
 
     def _step(
         self,
@@ -746,18 +733,13 @@ class OOMPredictor:
 
         rr = self._rates(ep, t, headroom, dt)
         rate, r_lo, r_hi, fast, slow = rr.rate, rr.low, rr.high, rr.time_fast, rr.time_slow
-        slack, usable, deep_rate = self._deep_room(ep, rr.since, dt)
-        if deep_rate is not None and rate > 0:
-            # The growers report what they allocate: their growth, measured there, has
-            # none of the caching allocator's steps.
-            scale = deep_rate / rate
-            rate, r_lo, r_hi, fast, slow = (x * scale for x in (rate, r_lo, r_hi, fast, slow))
+        slack, usable = self._deep_room(ep)
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
             return None
         room = headroom + rr.overshoot
         # Memory the growers reserved but have not allocated is handed out to them
-        # before the GPU has to give more; split blocks may not fit, so the fast end
-        # counts only the rest.
+        # before the GPU has to give more (deep mode); split blocks may not fit, so
+        # the fast end counts only the rest.
         low = (room + usable) / fast
         high = (room + slack) / slow if slow > 0 else math.inf
 
@@ -890,35 +872,27 @@ class OOMPredictor:
         ratio = ((trough.used - ep.floor0) / (trough.t - ep.t0)) / (growth / (t - ep.t0))
         return CONSISTENCY_FULL <= ratio <= 1 / CONSISTENCY_FULL
 
-    def _deep_room(
-        self, ep: _Episode, since: float, dt: float
-    ) -> tuple[float, float, float | None]:
-        """What deep mode adds for the processes that grew during this episode.
+    def _deep_room(self, ep: _Episode) -> tuple[float, float]:
+        """Memory the processes that grew during this episode reserved but have not
+        allocated (deep mode): all of it, and the part outside split blocks.
 
-        Returns the memory they reserved but have not allocated (all of it, and the
-        part outside split blocks), and their allocated bytes' growth rate when every
-        one of them reports it over the rate's window (else None).
+        Their allocator hands it out to them before the GPU has to give more, so it is
+        room for their growth. The growth rate stays the one NVML sees: what the
+        allocator reserves is what the GPU runs out of (small tensors in bigger
+        segments reserve more than they allocate, and split blocks may never fit).
         """
         growers = [
             ident for ident, v in self._sizes.items() if v - ep.sizes0.get(ident, v) > NOISE_BYTES
         ]
-        slack = usable = rate = 0.0
-        complete = bool(growers)
+        slack = usable = 0.0
         for ident in growers:
             d = self._deep.get(ident)
             if d is None:
-                complete = False
                 continue
             inside = max(0.0, float(d.reserved_bytes - d.allocated_bytes))
-            split = _finite(d.inactive_split_bytes) or 0.0
             slack += inside
-            usable += max(0.0, inside - split)
-            series = [q for q in self._allocated.get(ident, ()) if q[0] >= since - 1e-9]
-            if len(series) >= DEEP_MIN_POINTS and series[-1][0] - series[0][0] >= 2 * dt:
-                rate += theil_sen(series)
-            else:
-                complete = False
-        return slack, usable, (rate if complete and rate > 0 else None)
+            usable += max(0.0, inside - (_finite(d.inactive_split_bytes) or 0.0))
+        return slack, usable
 
     def _rates(self, ep: _Episode, t: float, headroom: float, dt: float) -> _Range:
         """Central, slowest and fastest plausible growth rate of the peak (bytes/s), and
