@@ -9,13 +9,8 @@ import sys
 import threading
 from types import FrameType
 
-from vramtop import trace
-from vramtop.backends.replay import ReplayBackend
-from vramtop.commands._common import build_live_monitor, build_monitor, load_config
 from vramtop.errors import ExportError, TraceError
-from vramtop.export.prometheus import DEFAULT_PORT, require_token_off_loopback
-from vramtop.export.runner import ExportOptions, attach, run_headless
-from vramtop.secrets import load_secrets
+from vramtop.export import DEFAULT_PORT
 
 NAME = "export"
 
@@ -64,6 +59,15 @@ def register(
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `vramtop --once` and the other commands do not
+    # pay for prometheus_client and the exporter at start-up.
+    from vramtop import trace
+    from vramtop.backends.replay import ReplayBackend
+    from vramtop.commands._common import build_live_monitor, build_monitor, load_config
+    from vramtop.export.prometheus import require_token_off_loopback
+    from vramtop.export.runner import ExportOptions, attach, run_headless
+    from vramtop.secrets import load_secrets
+
     holder = load_config(args)
     cfg = holder.config
     bind = args.bind or cfg.export.prometheus_bind

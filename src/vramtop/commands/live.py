@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from vramtop.backends.remote import RemoteBackend
 from vramtop.commands._common import build_live_monitor, build_monitor, load_config
 from vramtop.config import Config
 from vramtop.errors import NoGPUError
 from vramtop.export import json_stream, table
-from vramtop.export.runner import attach, run_json_stream, tui_options
-from vramtop.secrets import load_secrets
+
+if TYPE_CHECKING:
+    from vramtop.backends.remote import RemoteBackend
 
 
 def register_options(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         return replay.run_demo(args, holder, notice=message)
     # Remote hosts' exporters already chose which processes to show.
     include_others = cfg.display.show_other_users or remote
+    # Imported here: `--once` needs none of the exporter, CSV or webhook machinery.
+    from vramtop.export.runner import attach, run_json_stream, tui_options
+
     options = tui_options(cfg, args.export_csv, include_others=include_others, webhooks=True)
     if args.json_stream:
         consumers = attach(monitor, cfg, options)
@@ -95,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 def remote_backend(targets: list[str], cfg: Config) -> RemoteBackend:
     """The fleet view's backend; the bearer token (if any) authenticates to the hosts."""
+    from vramtop.backends.remote import RemoteBackend
+    from vramtop.secrets import load_secrets
+
     return RemoteBackend(
         targets,
         timeout_s=cfg.export.remote_timeout_s,

@@ -13,7 +13,6 @@ from vramtop.commands._common import build_monitor, load_config
 from vramtop.config import ConfigHolder
 from vramtop.errors import TraceError
 from vramtop.export import json_stream
-from vramtop.export.runner import ExportOptions, attach, tui_options
 
 NAME = "replay"
 DEMO = "demo"
@@ -76,6 +75,8 @@ def run_jsonl(
     backend = ReplayBackend(tr, step_s=step)
     monitor = build_monitor(backend, cfg, enrich=False)
     monitor.open()
+    from vramtop.export.runner import ExportOptions, attach  # only replay's paths need it
+
     consumers = attach(monitor, cfg, ExportOptions(csv_path=csv_path, webhooks=False))
     out = sys.stdout
     try:
@@ -112,6 +113,8 @@ def run_replay_tui(
     if notice:
         monitor.add_notice(notice)
     # A recording sends no webhooks: its alerts are not happening now.
+    from vramtop.export.runner import attach, tui_options  # only replay's paths need it
+
     options = tui_options(
         cfg, getattr(args, "export_csv", None), include_others=True, webhooks=False
     )

@@ -23,7 +23,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from vramtop.errors import ExportError
-from vramtop.export import json_stream
+from vramtop.export import DEFAULT_PORT, json_stream
 from vramtop.export.prometheus_families import FrameCollector
 from vramtop.frame import Frame
 
@@ -40,7 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The port `vramtop export` listens on unless told otherwise; see docs/export.md.
-DEFAULT_PORT = 19400
 #: Prometheus text format 0.0.4, understood by every Prometheus 2.x and 3.x.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
