@@ -13,6 +13,7 @@ Rules (SPEC §7, §12):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -189,6 +190,9 @@ class DeepCollector:
         self._procfs = procfs or ProcFS()
         self._clock = clock
         self._cache: dict[int, _Cached] = {}
+        # Each directory's listing, re-read at most every `refresh_s`: one listdir per
+        # directory instead of two stats per process per refresh.
+        self._listings: dict[Path, tuple[float, frozenset[str]]] = {}
 
     # discovery ------------------------------------------------------------
 
@@ -238,11 +242,23 @@ class DeepCollector:
         except OSError as e:
             log.debug("deep mode: could not remove %s: %s", path, e)
 
+    def _names(self, directory: Path) -> frozenset[str]:
+        now = self._clock()
+        listed = self._listings.get(directory)
+        if listed is not None and now - listed[0] < self.refresh_s:
+            return listed[1]
+        names: frozenset[str] = frozenset()
+        if _private_dir(directory):
+            with contextlib.suppress(OSError):
+                names = frozenset(os.listdir(directory))
+        self._listings[directory] = (now, names)
+        return names
+
     def _socket_for(self, pid: int) -> Path | None:
+        name = f"{pid}.sock"
         for directory in self._dirs:
-            path = directory / f"{pid}.sock"
-            if _private_dir(directory) and _own_socket(path):
-                return path
+            if name in self._names(directory) and _own_socket(directory / name):
+                return directory / name
         return None
 
     # reading ---------------------------------------------------------------
