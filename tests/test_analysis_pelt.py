@@ -159,3 +159,15 @@ def test_engine_without_ruptures_says_so_and_uses_variance(no_ruptures: None) ->
 
 def test_engine_with_variance_has_no_pelt_notice() -> None:
     assert pelt.NOTICE not in _frames("variance", "staircase.jsonl")[-1].notices  # type: ignore[attr-defined]
+
+
+def test_tracker_reset_forgets_the_series() -> None:
+    tracker = pelt.PeltTracker(min_size=5, every=1)
+    for t, v in _series([0.0] * 20 + [100.0] * 20):
+        tracker.update(t, v)
+    assert tracker.result is not None
+    tracker.reset()
+    assert tracker.result is None
+    # After a reset, a new series starts from scratch (no change point from the old one).
+    results = [tracker.update(t, v) for t, v in _series([5.0] * 15)]
+    assert results[-1] is not None and results[-1].changepoints == ()
