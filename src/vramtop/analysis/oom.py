@@ -1,17 +1,33 @@
 """OOM prediction per GPU: a time range with a confidence, only while memory grows.
 
 OOM is a GPU-wide event, so the predictor watches the GPU's memory, with the
-processes on it as evidence. Each sample it answers two questions:
+processes on it as evidence. The series it follows is GPU used less what processes
+brought when they arrived (a process's first known size is its CUDA context and
+first allocations, not growth; a small rise in the same sample is accounting). Each
+sample it answers two questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
    the peak, not the mean: per-step bursts on top of a slow leak fail at the top
-   of a burst, so the predictor follows the upper envelope of used memory (its
-   maximum over the last `ENVELOPE_S`) and measures the headroom above it. The
-   growth rate is a Theil-Sen slope of that envelope over a window that grows
-   with the horizon being predicted (short windows for imminent OOM, long ones
-   to average out allocator steps); the range's ends come from the fastest and
-   slowest windowed rates and from the scatter around the fitted line: the low
-   end is the fastest plausible growth, the high end the slowest.
+   of a burst, so the predictor follows the upper envelope of memory (its maximum
+   over the last `ENVELOPE_S`) and measures the headroom above it.
+   - **rate**: a Theil-Sen slope along the growth's *arrivals* (the level right
+     after each rise), so irregular allocator steps are measured along their
+     corners rather than across their flats. The window reaches back as far as
+     the growth looks the same: to the onset, to the end of a pause its other gaps
+     make implausible (`_long_pause`), or to a change of rate (`_changepoint`:
+     where a process arrived, one deviating increment widens the range and two
+     move it; elsewhere a change must stand out of the rates older windows of the
+     same length showed, including the tails of irregular steps).
+   - **range**: one standard deviation either way of a renewal model of the
+     rises (`RANGE_Z`): the rate measured over k rises is off by about
+     cv/sqrt(k) (cv: the rises' gaps' and sizes' variation) plus unmodelled drift
+     (`RATE_DRIFT`), and the k_f rises still needed before full take their own
+     time, off by cv/sqrt(k_f). The failing allocation is the first step that
+     does not fit: growth in steps the sampling resolves fails, on average, half
+     a (size-weighted) step beyond the line.
+   - **deep mode**: memory the growing processes reserved but have not allocated
+     (`ProcessInfo.deep`) is handed out to them before the GPU must give more; it
+     is room for their growth (at the fast end only outside split blocks).
 2. *Will the growth go on?* That is the confidence, a probability-like product:
    - **prior**: a growth episode is either a leak (unbounded, prior
      `leak_prior`) or a bounded allocation such as a model load, a JAX
@@ -24,37 +40,45 @@ processes on it as evidence. Each sample it answers two questions:
      starts near 0.8. This is what tells a load from a leak early.
    - **evidence**: `sqrt(effective rises / min_sustained_samples)`, where a
      rise is a sample in which the envelope grew, and the effective count
-     discounts growth made of a few big jumps (a variable batch size reaching
-     new highs is not a trend). At least `MIN_RISES` rises are needed. Growth
-     in big steps (>= 2% of the GPU each) with flat samples between them is a
-     staircase of loads and counts half.
-   - **consistency**: the lower envelope (or, early on, the raw samples) must
-     rise with the upper one; peaks that rise while the floor stays flat are
-     bigger bursts, not a leak. A process that the per-process phase detector
-     sees GROWING, holding most of the episode's growth, also counts.
+     discounts growth made of a few big jumps. Two similar rises in a row make a
+     trend on a *quiet* series (memory swung less before the onset than it has
+     grown since), when each is a small share of the headroom (a few more such
+     steps filling the GPU are allocation events); on a swinging one they do only
+     if the swings climb (every burst a new high, the troughs rising with the
+     peaks); otherwise it takes `TREND_EFFECTIVE_RISES`. Growth in big steps
+     (>= 2% of the GPU each) with flat samples between them is a staircase of
+     loads and counts half.
+   - **consistency**: the floor must rise with the peak (`_floor_ratio`: the
+     lowest memory over the last few gaps between rises against the peak's rise
+     up to then); peaks that rise while the floor stays flat, or a floor far
+     above where it was, are random batch sizes, not a leak. On a swinging
+     series most bursts must be new highs. A process that the per-process phase
+     detector sees GROWING, holding most of the growth, also counts.
    - **deceleration**: growth whose rate falls steadily over three windows is
      extrapolated as an exponential approach to a level; if that level stays
      short of full, the confidence drops.
-   - **stall**: growth that stops clears fast. An episode ends once no rise
-     has come for 1.5x the longest gap seen between its rises (plus one
-     sample), and the confidence decays before that.
+   - **stall**: growth that stops clears fast. The confidence decays once the
+     pause exceeds the longest gap seen; once a regular rhythm is known (a leak
+     rising at every sample), a gap longer than all of them clears it at once.
+     The prediction stops after 1.5x the longest gap (plus one sample); on a
+     quiet series growth resuming within a few typical gaps continues the same
+     episode (irregular steps pause now and then), on a swinging one it does not.
 
 `min_sustained_samples` therefore sets how fast confidence builds rather than a
 hard wait: a hard wait of 10 samples at 1 Hz leaves the alert at most ~0.85 of
-the possible lead on the reference recordings, below the 0.90 target, while
-three rises beside a ballast already tell a leak from a load.
+the possible lead on the reference recordings, while two rises beside a ballast
+already tell a leak from a load.
 
 With `algorithm = "pelt"`, PELT changepoints (`pelt.py`) re-base an episode at
 a significant regime change (a load running straight into a leak, growth
 resuming after a pause), and the engine shows PELT's latest segment as the
 GPU's phase.
 
-Rises caused by a process appearing (its first sample) are not growth; a
-process leaving and freeing memory starts the picture afresh; a single rise
+A process leaving and freeing memory starts the picture afresh; a single rise
 that takes a large share of the headroom is an allocation event (a load, a
 pre-allocation, a bigger batch), not a trend. Everything is measured in
-seconds and bytes, so the same recording gives the same warnings at 0.5 s or
-2 s refresh; sample counts matter only where evidence is counted.
+seconds and bytes, so the same recording gives much the same warnings at 0.5 s
+or 2 s refresh; sample counts matter only where evidence is counted.
 
 Pure code: numbers in, numbers out. No clock, no I/O.
 """
@@ -110,11 +134,11 @@ TRIM_FROM = 8  # irregularity ignores the largest gap and rise once there are th
 CV_ARRIVALS = 60  # irregularity is measured over the newest this many arrivals
 CV2_PRIOR = 0.25  # irregularity assumed before it is measured ...
 CV2_PRIOR_WEIGHT = 2.0  # ... worth this many arrivals
-CV2_MAX = 4.0
-PAUSE_SCAN = 120  # ... looked for among the newest gaps (older ones were found then)
+CV2_MAX = 4.0  # squared variation is capped here (a few wild values say little more)
 PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
-CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 1..6 increments
-CHANGE_NULL_ARRIVALS = 48  # a change of rate is looked for among the newest arrivals only
+PAUSE_SCAN = 120  # ... looked for among the newest gaps (older ones were found then)
+CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 2..8 increments ...
+CHANGE_NULL_ARRIVALS = 48  # ... among the newest this many arrivals
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
 ARRIVAL_MIN_NULL = 3  # ... or this many where a process arrived (a kink known in advance)
 CHANGE_Z = 4.0  # robust deviations for a confirmed change (two increments or more)
@@ -125,13 +149,13 @@ MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
-CONSISTENCY_FULL = 0.7  # floor slope / peak slope at which consistency is complete
+CONSISTENCY_FULL = 0.7  # floor rise / peak rise (either way) at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
-DECEL_MIN_WINDOW_S = 10.0
+DECEL_MIN_WINDOW_S = 10.0  # deceleration needs three windows at least this long
 STILL_SLOWING = 0.95  # the newest window's second half must grow less than this x its first
-DECEL_SPAN_S = 120.0
-MAX_POINTS = 1200
+DECEL_SPAN_S = 120.0  # ... over at most this much history
+MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
 
