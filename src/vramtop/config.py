@@ -88,7 +88,8 @@ class OOMPredictionConfig(_Section):
         le=10_000,
         description=(
             "Samples of sustained growth after which the OOM evidence is complete: a "
-            "prediction needs at least 3, and its confidence grows until this many."
+            "prediction needs at least 2 (3 where memory swings), and its confidence "
+            "grows until this many."
         ),
     )
     min_rate_mb_per_sec: float = Field(
