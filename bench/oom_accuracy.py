@@ -320,7 +320,8 @@ def table(label: str, scores: Sequence[GpuScore]) -> str:
 
 def summary_line(m: Summary) -> str:
     return (
-        f"{m.predictor:14} lead ratio {_f(m.lead_ratio)}  coverage {_f(m.coverage)} "
+        f"{m.predictor:14} lead ratio {_f(m.lead_ratio, '{:.3f}')}  "
+        f"coverage {_f(m.coverage, '{:.3f}')} "
         f"(median width {_f(m.median_width)}x)  false-alarm recordings {m.false_alarm_recordings}"
         f"/{m.no_oom_gpus}  {'meets the target' if m.meets_target else 'misses the target'}"
     )
