@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -146,3 +147,31 @@ async def test_fast_cells_are_drawn_as_rich_draws_them() -> None:
                 fast += 1
                 assert got == expected, (text, text.justify, width, row_index, got, expected)
     assert fast > 1000  # the fast path is taken for most cells, not skipped
+
+
+async def test_fast_rows_are_laid_out_as_datatable_lays_them_out() -> None:
+    backend = ChildBackend([proc(100 + i, 300 + 40 * i) for i in range(5)])
+    cfg = Config().with_overrides(display={"show_other_users": True})
+    monitor = Monitor(backend, cfg, hostname="test-host")
+    monitor.open()
+    app = create_app(monitor, holder(cfg))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await step(pilot, app)
+        table = app.main.query_one(ProcessTable)
+        base = table.rich_style
+        compared = 0
+        for show_cursor, show_hover in ((True, True), (True, False), (False, True)):
+            table.show_cursor = show_cursor
+            table._show_hover_cursor = show_hover
+            table._clear_caches()
+            for cursor_row in range(5):
+                for hover_row in (-1, 0, 2, 4):
+                    cursor, hover = Coordinate(cursor_row, 0), Coordinate(hover_row, 1)
+                    for row in table.ordered_rows:
+                        expected = DataTable._render_line_in_row(
+                            table, row.key, 0, base, cursor, hover
+                        )
+                        got = table._render_line_in_row(row.key, 0, base, cursor, hover)
+                        assert got == expected
+                        compared += 1
+        assert compared == 3 * 5 * 4 * 5

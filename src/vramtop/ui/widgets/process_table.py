@@ -288,6 +288,57 @@ class ProcessTable(DataTable[Text]):
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
         return render_text_cell(self.app.console, text, width, self.cell_padding, pre, post)
 
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        """A body row's cells and the filler after them, as DataTable lays them out, without
+        the per-row header style and background colours it computes only for other tables
+        (row labels, fixed rows or columns, zebra stripes, cell or column cursors)."""
+        row_index = self._row_locations.get(row_key)
+        if (
+            row_index is None
+            or self.cursor_type != "row"
+            or self.fixed_rows
+            or self.fixed_columns
+            or self.zebra_stripes
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        cells: list[list[Segment]] = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            table_width += width
+            lines = self._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            cells.append(lines[line_no])
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = (
+            base_style
+            + extend_style
+            + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        )
+        cells.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
+        return [], cells
+
     @property
     def rich_style(self) -> Style:
         # DataTable asks for it once per line; it cannot change during one render pass.
