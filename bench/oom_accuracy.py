@@ -110,9 +110,11 @@ def load_recordings(dirs: Iterable[Path]) -> list[trace_mod.Trace]:
 
 def synthetic_recordings() -> list[trace_mod.Trace]:
     sys.path.insert(0, str(ROOT / "tests"))
-    import analysis_synthetic  # SYNTHETIC: generated, never measured on a GPU
+    # SYNTHETIC: generated, never measured on a GPU (tests/ is on the path only now).
+    import analysis_synthetic  # type: ignore[import-not-found,unused-ignore]
 
-    return list(analysis_synthetic.scenarios())
+    scenarios: list[trace_mod.Trace] = analysis_synthetic.scenarios()
+    return list(scenarios)
 
 
 def name_of(tr: trace_mod.Trace) -> str:
