@@ -230,9 +230,9 @@ class _Episode:
     times: list[float] = field(default_factory=list)
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
+    floor0: float = 0.0  # ... and the envelope's floor then
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
-    floor0: float = 0.0  # ... and the envelope's floor then
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
 
     def add_rise(self, t: float, size: float, level: float) -> None:
@@ -433,7 +433,7 @@ def _changepoint(
       changed there: one increment `CHANGE_Z_NEW` robust deviations away widens the
       range, two confirm.
     - Anywhere else, the last m increments (m = 2..`CHANGE_MAX_M`) must lie
-      `CHANGE_Z` deviations away and beyond every older window, and still
+      `CHANGE_Z` deviations away and beyond the older windows, and still
       `CHANGE_Z_NEW` away with the kink one arrival earlier: a lull after a burst of
       steps, or a burst after a lull, is the irregularity of steps, not a new rate.
     """
@@ -843,11 +843,11 @@ class OOMPredictor:
         """How much the floor rose since `since`, per byte the peak rose.
 
         The floor now is the lowest sample over the last few gaps between rises (a
-        sawtooth's trough, a leak itself: it does not lag), the floor then the lowest
-        over as long a window at `since`. A steady leak gives
-        about 1 (a little less early on), bursts on a leak too, new highs of variable
-        batches 0 (their floor stays) or far above 1 (the floor then was a low phase
-        the peak never left).
+        sawtooth's trough, a leak itself), the floor then the lowest over as long a
+        window at `since`; the peak's rise is taken up to a window ago, where the
+        floor's stands. A steady leak gives about 1, bursts on a leak too, new highs
+        of variable batches about 0 (their floor stays) or far above 1 (the floor then
+        was a low phase the peak never left).
         """
         i = max(0, bisect.bisect_right(ep.times, since) - 1)
         start = ep.points[i]
