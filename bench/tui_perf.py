@@ -36,6 +36,7 @@ Needs only vramtop's own dependencies (psutil, textual) and a POSIX pty.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -43,7 +44,6 @@ import platform
 import pty
 import re
 import select
-import shutil
 import signal
 import statistics
 import struct
@@ -59,6 +59,7 @@ from pathlib import Path
 import psutil
 
 BENCH = Path(__file__).resolve().parent
+SRC = BENCH.parent / "src"
 sys.path.insert(0, str(BENCH))
 
 from synth_trace import generate  # noqa: E402
@@ -99,7 +100,7 @@ class PtyChild:
         self, argv: list[str], size: tuple[int, int] = SIZE, marker: bytes = MARKER
     ) -> None:
         cols, rows = size
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+        env = dict(child_env(), TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("NO_COLOR", None)
         winsize = struct.pack("HHHH", rows, cols, 0, 0)
         self.marker = marker
@@ -171,16 +172,12 @@ class PtyChild:
 
     def quit(self, timeout: float = 10.0) -> int | None:
         """Press q; SIGTERM, then SIGKILL, if the app does not leave."""
-        try:
+        with contextlib.suppress(OSError):
             os.write(self.fd, b"q")
-        except OSError:
-            pass
         for sig in (None, signal.SIGTERM, signal.SIGKILL):
             if sig is not None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, sig)
-                except ProcessLookupError:
-                    pass
             deadline = time.perf_counter() + timeout
             while time.perf_counter() < deadline:
                 if self._exited():
@@ -191,9 +188,18 @@ class PtyChild:
         return None
 
 
+def child_env() -> dict[str, str]:
+    """The environment of every measured process: this checkout's vramtop first, so the
+    figures are those of the code beside this script, whatever is installed."""
+    env = dict(os.environ)
+    if (SRC / "vramtop").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
+    return env
+
+
 def vramtop_argv() -> list[str]:
-    exe = shutil.which("vramtop")
-    return [exe] if exe else [sys.executable, "-m", "vramtop"]
+    """`vramtop` as this interpreter runs it (no shell wrapper such as a pyenv shim)."""
+    return [sys.executable, "-m", "vramtop"]
 
 
 def loadavg() -> tuple[float, float, float]:
@@ -412,7 +418,13 @@ def wall_ms(argv: list[str], runs: int) -> tuple[float, list[float]]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            env=child_env(),
+        )
         times.append(1000 * (time.perf_counter() - t0))
     return statistics.median(times), times
 
@@ -427,6 +439,7 @@ def import_profile(code: list[str]) -> list[tuple[int, int, int, str]]:
         capture_output=True,
         text=True,
         check=False,
+        env=child_env(),
     )
     rows = []
     for line in p.stderr.splitlines():
@@ -470,7 +483,7 @@ def startup(res: Results, one: Path, runs: int) -> None:
     )
     top_self = sorted(prof, reverse=True)[:5]
     packages: dict[str, int] = {}
-    for s, c, d, m in prof:
+    for _s, c, d, m in prof:
         if d == 0 or (m.split(".")[0] != "vramtop" and "." not in m):
             packages[m] = max(packages.get(m, 0), c)
     # Which heavy packages does each path import?

@@ -175,3 +175,26 @@ async def test_fast_rows_are_laid_out_as_datatable_lays_them_out() -> None:
                         assert got == expected
                         compared += 1
         assert compared == 3 * 5 * 4 * 5
+
+
+async def test_partial_repaints_of_a_scrolled_table_match_full_repaints() -> None:
+    backend = ChildBackend([proc(100 + i, 300 + 40 * i) for i in range(30)])
+    cfg = Config().with_overrides(
+        general={"refresh_rate": 10.0}, display={"show_other_users": True}
+    )
+    monitor = Monitor(backend, cfg, hostname="test-host")
+    monitor.open()
+    app = create_app(monitor, holder(cfg))
+    async with app.run_test(size=(140, 24)) as pilot:
+        await step(pilot, app)
+        table = app.main.query_one(ProcessTable)
+        await pilot.press(*["down"] * 25)
+        await pilot.pause()
+        assert table.scroll_offset.y > 0
+        for i in range(4):
+            backend.processes = [
+                dataclasses.replace(p, used_bytes=(p.used_bytes or 0) + ((j + i) % 4) * 30 * MIB)
+                for j, p in enumerate(backend.processes)
+            ]
+            await step(pilot, app)
+            await assert_same_as_full_repaint(pilot, app)

@@ -454,19 +454,39 @@ class ProcessTable(DataTable[Text]):
         self._repaint_changed_lines(full=structural)
 
     def _repaint_changed_lines(self, *, full: bool) -> None:
-        """Repaint the cells whose value differs from the one last shown at their place."""
+        """Repaint the cells whose value differs from the one last shown at their place:
+        per line, one region from the first to the last changed cell, all in one refresh."""
         shown = [(row.key, self.get_row(row.key)) for row in self.ordered_rows]
-        if not full:
-            before = self._shown
-            for index, (key, values) in enumerate(shown):
-                old = before[index] if index < len(before) else None
-                if old is None or old[0] != key:
-                    self.refresh_row(index)
+        before, self._shown = self._shown, shown
+        if full:
+            return
+        edges = [self._row_label_column_width]
+        for column in self.ordered_columns:
+            edges.append(edges[-1] + column.get_render_width(self))
+        top = self.header_height if self.show_header else 0
+        line_width = max(self.size.width, edges[-1])
+        window = self.window_region
+        scroll = self.scroll_offset
+        regions: list[Region] = []
+        for index, (key, values) in enumerate(shown):
+            if self.rows[key].height != 1:  # lines below are not at top + index
+                self.refresh()
+                return
+            old = before[index] if index < len(before) else None
+            if old is None or old[0] != key:
+                x0, x1 = 0, line_width
+            else:
+                changed = [
+                    c for c, (a, b) in enumerate(zip(old[1], values, strict=True)) if a is not b
+                ]
+                if not changed:
                     continue
-                for column, (was, now) in enumerate(zip(old[1], values, strict=True)):
-                    if was is not now:
-                        self.refresh_coordinate(Coordinate(index, column))
-        self._shown = shown
+                x0, x1 = edges[changed[0]], edges[changed[-1] + 1]
+            region = Region(x0, top + index, x1 - x0, 1)
+            if window.overlaps(region):
+                regions.append(region.translate(-scroll))
+        if regions:
+            self.refresh(*regions)
 
     @contextmanager
     def _no_full_repaint(self) -> Iterator[None]:
