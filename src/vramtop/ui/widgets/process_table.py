@@ -8,10 +8,10 @@ selection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -59,9 +59,23 @@ class RenderContext:
 CellFn = Callable[[ProcessView, RenderContext], Text]
 
 
-def _name(pv: ProcessView, _: RenderContext) -> Text:
-    name = display_name(pv)[:24]
-    if is_mps(pv):
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: what of a process it shows (`inputs`) and how (`draw`). A cell is drawn
+    again only when its inputs (or the render context) changed."""
+
+    header: str
+    inputs: Callable[[ProcessView], Hashable]
+    draw: Callable[[Any, RenderContext], Text]
+
+    def cell(self, pv: ProcessView, ctx: RenderContext) -> Text:
+        return self.draw(self.inputs(pv), ctx)
+
+
+def _name(name_and_mps: tuple[str, bool], _: RenderContext) -> Text:
+    name, mps = name_and_mps
+    name = name[:24]
+    if mps:
         name += " [MPS]"
     return Text(name)
 
@@ -70,19 +84,33 @@ def _right(text: str) -> Text:
     return Text(text, justify="right")
 
 
-CELLS: dict[str, tuple[str, CellFn]] = {
-    "gpu": ("GPU", lambda pv, _: _right(str(pv.gpu_index))),
-    "pid": ("PID", lambda pv, _: KeyedText(str(pv.process.pid), pv.key)),
-    "user": ("USER", lambda pv, _: Text(process_user(pv)[:12])),
-    "name": ("NAME", _name),
-    "framework": ("FRAMEWORK", lambda pv, _: Text(framework_label(pv))),
-    "container": ("CONTAINER", lambda pv, _: Text(container_label(pv))),
-    "vram": ("VRAM", lambda pv, _: _right(fmt_bytes(pv.process.used_bytes))),
-    "share": ("SHARE", lambda pv, _: _right(fmt_percent(pv.share))),
-    "phase": ("PHASE", lambda pv, c: phase_badge(pv.phase.phase, words=c.words, pal=c.pal)),
-    "rate": ("RATE", lambda pv, _: _right(fmt_rate(pv.phase.rate_bytes_per_s))),
-    "status": ("STATUS", lambda pv, c: verdict_badge(pv.survival, c.pal)),
+COLUMNS: dict[str, Column] = {
+    "gpu": Column("GPU", lambda pv: pv.gpu_index, lambda i, _: _right(str(i))),
+    "pid": Column(
+        "PID", lambda pv: (pv.process.pid, pv.key), lambda pk, _: KeyedText(str(pk[0]), pk[1])
+    ),
+    "user": Column("USER", process_user, lambda user, _: Text(user[:12])),
+    "name": Column("NAME", lambda pv: (display_name(pv), is_mps(pv)), _name),
+    "framework": Column("FRAMEWORK", framework_label, lambda label, _: Text(label)),
+    "container": Column("CONTAINER", container_label, lambda label, _: Text(label)),
+    "vram": Column(
+        "VRAM", lambda pv: pv.process.used_bytes, lambda used, _: _right(fmt_bytes(used))
+    ),
+    "share": Column("SHARE", lambda pv: pv.share, lambda share, _: _right(fmt_percent(share))),
+    "phase": Column(
+        "PHASE",
+        lambda pv: pv.phase.phase,
+        lambda phase, c: phase_badge(phase, words=c.words, pal=c.pal),
+    ),
+    "rate": Column(
+        "RATE",
+        lambda pv: pv.phase.rate_bytes_per_s,
+        lambda rate, _: _right(fmt_rate(rate)),
+    ),
+    "status": Column("STATUS", lambda pv: pv.survival, lambda sv, c: verdict_badge(sv, c.pal)),
 }
+
+CELLS: dict[str, tuple[str, CellFn]] = {k: (c.header, c.cell) for k, c in COLUMNS.items()}
 
 LAYOUT_COLUMNS: dict[LayoutMode, tuple[str, ...]] = {
     LayoutMode.FULL: (
@@ -182,6 +210,20 @@ class _RenderedCell:
     lines: list[list[Segment]]
 
 
+@dataclass(frozen=True, slots=True)
+class _PassState:
+    """What stays the same while the table draws its lines (read once per render pass)."""
+
+    drawing: tuple[object, ...]  # part of every cell's cache key
+    show_cursor: bool
+    show_hover_cursor: bool
+    css_foreground: bool
+    css_background: bool
+    simple_rows: bool  # row cursor; no fixed rows or columns, zebra stripes or row labels
+    widths: tuple[int, ...]  # render width of each column in display order
+    fast_text: bool  # the console justifies nothing by default
+
+
 class ProcessTable(DataTable[Text]):
     """Processes of every GPU, one row per (GPU, PID, start time)."""
 
@@ -194,10 +236,12 @@ class ProcessTable(DataTable[Text]):
         self._rendered: dict[tuple[RowKey, ColumnKey], _RenderedCell] = {}
         self._quiet = False
         self._pass_style: Style | None = None
+        self._pass: _PassState | None = None
+        self._in_pass = False
         self._shown: list[tuple[RowKey, list[Text]]] = []
         super().__init__(cursor_type="row", id=id, zebra_stripes=False)
         self._columns: tuple[str, ...] = ()
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._inputs: dict[str, tuple[Hashable, ...]] = {}
         self._sigs: dict[str, tuple[tuple[str, str, tuple[object, ...]], ...]] = {}
         self._views: dict[str, ProcessView] = {}
         self._ctx: RenderContext | None = None
@@ -230,17 +274,7 @@ class ProcessTable(DataTable[Text]):
             value: object = self.columns[column_key].label
         else:
             value = self._data[row_key][column_key]
-        state = (
-            row_index,
-            column_index,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-        )
+        state = (row_index, column_index, base_style, width, cursor, hover, self._state().drawing)
         cached = self._rendered.get((row_key, column_key))
         if cached is not None and cached.value is value and cached.state == state:
             return cached.lines
@@ -266,10 +300,10 @@ class ProcessTable(DataTable[Text]):
         hover: bool,
     ) -> list[list[Segment]] | None:
         """A header or body cell styled as DataTable._render_cell does, drawn fast."""
+        state = self._state()
         is_header = row_index == -1
         height = self.header_height if is_header else self.rows[row_key].height
-        options = self.app.console_options
-        if height != 1 or options.justify is not None:
+        if height != 1 or not state.fast_text:
             return None
         is_fixed = not is_header and (
             row_index < self.fixed_rows or column_index < self.fixed_columns
@@ -280,10 +314,10 @@ class ProcessTable(DataTable[Text]):
             is_fixed,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            state.show_cursor,
+            state.show_hover_cursor,
+            state.css_foreground,
+            state.css_background,
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
         return render_text_cell(self.app.console, text, width, self.cell_padding, pre, post)
@@ -300,14 +334,8 @@ class ProcessTable(DataTable[Text]):
         the per-row header style and background colours it computes only for other tables
         (row labels, fixed rows or columns, zebra stripes, cell or column cursors)."""
         row_index = self._row_locations.get(row_key)
-        if (
-            row_index is None
-            or self.cursor_type != "row"
-            or self.fixed_rows
-            or self.fixed_columns
-            or self.zebra_stripes
-            or (self._labelled_row_exists and self.show_row_labels)
-        ):
+        state = self._state()
+        if row_index is None or not state.simple_rows:
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
@@ -315,8 +343,7 @@ class ProcessTable(DataTable[Text]):
         hover = hover_location.row == row_index
         cells: list[list[Segment]] = []
         table_width = self._row_label_column_width
-        for column_index, column in enumerate(self.ordered_columns):
-            width = column.get_render_width(self)
+        for column_index, width in enumerate(state.widths):
             table_width += width
             lines = self._render_cell(row_index, column_index, base_style, width, cursor, hover)
             cells.append(lines[line_no])
@@ -326,8 +353,8 @@ class ProcessTable(DataTable[Text]):
             False,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
+            state.show_cursor,
+            state.show_hover_cursor,
             False,
             False,
         )
@@ -348,10 +375,38 @@ class ProcessTable(DataTable[Text]):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._pass_style = super().rich_style
+        self._pass = None
+        self._in_pass = True
         try:
             return super().render_lines(crop)
         finally:
             self._pass_style = None
+            self._pass = None
+            self._in_pass = False
+
+    def _state(self) -> _PassState:
+        """The drawing state, read once per render pass (on every call outside one)."""
+        if self._pass is not None:
+            return self._pass
+        show_cursor = self.show_cursor
+        show_hover = self._show_hover_cursor
+        state = _PassState(
+            drawing=(show_cursor, show_hover, self._pseudo_class_state),
+            show_cursor=show_cursor,
+            show_hover_cursor=show_hover,
+            css_foreground=self.cursor_foreground_priority == "css",
+            css_background=self.cursor_background_priority == "css",
+            simple_rows=self.cursor_type == "row"
+            and not self.fixed_rows
+            and not self.fixed_columns
+            and not self.zebra_stripes
+            and not (self._labelled_row_exists and self.show_row_labels),
+            widths=tuple(column.get_render_width(self) for column in self.ordered_columns),
+            fast_text=self.app.console_options.justify is None,
+        )
+        if self._in_pass:
+            self._pass = state
+        return state
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
@@ -402,52 +457,63 @@ class ProcessTable(DataTable[Text]):
             for col in columns:
                 self.add_column(CELLS[col][0], key=col)
             self._columns = columns
-            self._cells.clear()
             self._sigs.clear()
+            self._inputs.clear()
             structural = True
         ctx = RenderContext(words=plain or mode is LayoutMode.FULL, pal=pal)
         wanted = [pv.key for pv in rows]
         wanted_set = set(wanted)
-        gone = [k for k in self._cells if k not in wanted_set]
+        gone = [k for k in self._sigs if k not in wanted_set]
         for key in gone:
             self.remove_row(key)
-            del self._cells[key]
             del self._sigs[key]
+            self._inputs.pop(key, None)
         if gone:
             structural = True
             gone_keys = {RowKey(k) for k in gone}
             self._rendered = {k: v for k, v in self._rendered.items() if k[0] not in gone_keys}
-        previous, self._views = self._views, {pv.key: pv for pv in rows}
+        self._views = {pv.key: pv for pv in rows}
         same_ctx = ctx == self._ctx
         self._ctx = ctx
         for pv in rows:
-            if same_ctx and pv.key in self._sigs and previous.get(pv.key) == pv:
-                continue  # nothing about this row changed
-            cells = tuple(CELLS[col][1](pv, ctx) for col in columns)
-            sigs = tuple(_signature(c) for c in cells)
+            inputs = tuple(COLUMNS[col].inputs(pv) for col in columns)
+            old_inputs = self._inputs.get(pv.key) if same_ctx else None
+            if inputs == old_inputs:
+                continue  # nothing shown about this row changed
+            self._inputs[pv.key] = inputs
             old = self._sigs.get(pv.key)
             if old is None:
+                cells = tuple(
+                    COLUMNS[col].draw(value, ctx)
+                    for col, value in zip(columns, inputs, strict=True)
+                )
                 self.add_row(*cells, key=pv.key)
+                self._sigs[pv.key] = tuple(_signature(c) for c in cells)
                 structural = True
-            else:
-                for col, new_sig, old_sig, cell in zip(columns, sigs, old, cells, strict=True):
-                    if new_sig != old_sig:
-                        # Columns only grow while rows update: letting one shrink makes
-                        # Textual re-measure the whole column for every changed cell.
-                        grow = cell.cell_len > self.columns[ColumnKey(col)].content_width
-                        if grow:
-                            self.update_cell(pv.key, col, cell, update_width=True)
-                            structural = True
-                        else:
-                            with self._no_full_repaint():
-                                self.update_cell(pv.key, col, cell)
-            self._cells[pv.key] = cells
-            self._sigs[pv.key] = sigs
+                continue
+            sigs = list(old)
+            for i, (col, value) in enumerate(zip(columns, inputs, strict=True)):
+                if old_inputs is not None and value == old_inputs[i]:
+                    continue
+                cell = COLUMNS[col].draw(value, ctx)
+                sig = _signature(cell)
+                if sig == old[i]:
+                    continue
+                sigs[i] = sig
+                # Columns only grow while rows update: letting one shrink makes
+                # Textual re-measure the whole column for every changed cell.
+                if cell.cell_len > self.columns[ColumnKey(col)].content_width:
+                    self.update_cell(pv.key, col, cell, update_width=True)
+                    structural = True
+                else:
+                    with self._no_full_repaint():
+                        self.update_cell(pv.key, col, cell)
+            self._sigs[pv.key] = tuple(sigs)
         if self.row_keys() != wanted:
             rank = {k: i for i, k in enumerate(wanted)}
             with self._no_full_repaint():
                 self.sort("pid", key=lambda cell: rank[cell.row_key])
-        if selected is not None and selected in self._cells:
+        if selected is not None and selected in self._sigs:
             index = self.get_row_index(selected)
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False)
