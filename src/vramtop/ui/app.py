@@ -8,8 +8,12 @@ UI thread only renders frames: it never calls NVML, reads /proc or analyses.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from typing import ClassVar
 
@@ -22,7 +26,7 @@ from vramtop import actions, paths
 from vramtop.backends.replay import ReplayBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
-from vramtop.errors import BackendError
+from vramtop.errors import BackendError, VramtopError
 from vramtop.frame import Frame, ProcessView
 from vramtop.security import is_same_user
 from vramtop.ui.messages import (
@@ -43,8 +47,26 @@ from vramtop.ui.widgets.badges import Palette, user_name
 log = logging.getLogger(__name__)
 
 KILL_GRACE_S = 5.0  # SPEC §8: SIGTERM, wait 5 s, then offer SIGKILL
+HANGUP_EXIT = 128 + 1  # the shell's code for a process ended by SIGHUP
 REPLAY_SPEEDS = {"1": 1.0, "2": 2.0, "3": 10.0, "4": 60.0}
 SEEK_S = 10.0
+
+
+class NoTerminalError(VramtopError):
+    title = "no terminal"
+    exit_code = 2
+
+
+def terminal_gone() -> bool:
+    """The terminal hung up (window closed, ssh dropped): it is no longer a tty (its reads
+    give EOF at once and its writes fail, so a TUI left running would spin on it)."""
+    out = sys.__stdout__
+    if out is None:
+        return True
+    try:
+        return not os.isatty(out.fileno())
+    except (ValueError, OSError):
+        return True
 
 
 class VramtopApp(App[int]):
@@ -154,6 +176,18 @@ class VramtopApp(App[int]):
         self._start_timer()
         self.main.show_frame(None, self.settings())
         self.request_sample()
+        if not self.is_headless and hasattr(signal, "SIGHUP"):
+            # SIGHUP reloads the config, unless the terminal hung up: then leave, as a
+            # TUI without a terminal would otherwise run (and spin) forever.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        if terminal_gone():
+            self.exit(HANGUP_EXIT, return_code=HANGUP_EXIT)
+        else:
+            self.holder.request_reload()
+            self.request_sample()
 
     def _start_timer(self) -> None:
         if self._timer is not None:
@@ -172,6 +206,9 @@ class VramtopApp(App[int]):
 
     def request_sample(self) -> None:
         """Take a sample now, off the UI thread (skipped while one is still running)."""
+        if not self.is_headless and terminal_gone():  # hung up without a SIGHUP reaching us
+            self.exit(HANGUP_EXIT, return_code=HANGUP_EXIT)
+            return
         self._sample()
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False)
@@ -401,6 +438,11 @@ def create_app(
 
 def run_tui(monitor: Monitor, holder: ConfigHolder, args: argparse.Namespace) -> int:
     """Run the TUI on an opened monitor until the user quits; returns the exit code."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise NoTerminalError(
+            "the TUI needs a terminal on stdin and stdout; without one use --once,"
+            " --json-stream or `vramtop replay FILE --jsonl`"
+        )
     holder.install_sighup()
     app = create_app(
         monitor,
