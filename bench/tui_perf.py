@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import inspect
 import json
 import os
 import platform
@@ -55,8 +56,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import psutil
 
 BENCH = Path(__file__).resolve().parent
 SRC = BENCH.parent / "src"
@@ -113,10 +112,13 @@ class PtyChild:
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
+        import psutil  # here, not at the top: `hour-child` (the measured app) must not load it
+
         self.proc = psutil.Process(pid)
         self.first_output_s: float | None = None
         self.marker_s: float | None = None
         self.bytes = 0
+        self.last_output = b""
         self._tail = b""
         self._closed = threading.Event()
         self._status: int | None = None
@@ -140,6 +142,7 @@ class PtyChild:
             if self.first_output_s is None:
                 self.first_output_s = now
             self.bytes += len(chunk)
+            self.last_output = (self.last_output + chunk)[-8192:]
             if self.marker_s is None:
                 window = self._tail + chunk
                 if self.marker in window:
@@ -159,7 +162,13 @@ class PtyChild:
         deadline = time.perf_counter() + timeout
         while self.marker_s is None:
             if time.perf_counter() > deadline or self._closed.is_set():
-                raise RuntimeError(f"{self.marker!r} never appeared on the terminal")
+                text = re.sub(
+                    rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]|\x1b[()=>][0-9A-B]?", b"", self.last_output
+                )
+                raise RuntimeError(
+                    f"{self.marker!r} never appeared on the terminal; it last showed:\n"
+                    + text.decode("utf-8", "replace")[-2000:]
+                )
             time.sleep(0.002)
         return self.marker_s
 
@@ -271,6 +280,8 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
     out = open(progress, "w")  # noqa: SIM115 - closed below
 
     class PacedApp(VramtopApp):
+        # Textual finds CSS_PATH beside the module that defines the class: point it home.
+        CSS_PATH = str(Path(inspect.getfile(VramtopApp)).with_name("vramtop.tcss"))
         seen = 0
 
         def _start_timer(self) -> None:  # paced by frames below, not by the clock
@@ -298,6 +309,8 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
 
 
 def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> None:
+    import psutil
+
     every = 50
     with tempfile.TemporaryDirectory() as tmp:
         progress = Path(tmp) / "progress"
@@ -327,7 +340,7 @@ def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> N
                     try:
                         curve.append((seen, child.rss_mb()))
                         cpu0 = child.cpu_s()
-                    except psutil.NoSuchProcess:
+                    except psutil.NoSuchProcess:  # the app left early
                         break
                 if child._exited():
                     break
