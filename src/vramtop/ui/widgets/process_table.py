@@ -238,6 +238,7 @@ class ProcessTable(DataTable[Text]):
         self._pass_style: Style | None = None
         self._pass: _PassState | None = None
         self._in_pass = False
+        self._meta: dict[tuple[int, int], Style] = {}
         self._shown: list[tuple[RowKey, list[Text]]] = []
         super().__init__(cursor_type="row", id=id, zebra_stripes=False)
         self._columns: tuple[str, ...] = ()
@@ -276,10 +277,15 @@ class ProcessTable(DataTable[Text]):
             value = self._data[row_key][column_key]
         state = (row_index, column_index, base_style, width, cursor, hover, self._state().drawing)
         cached = self._rendered.get((row_key, column_key))
-        if cached is not None and cached.value is value and cached.state == state:
-            return cached.lines
         lines = None
-        if isinstance(value, Text):
+        if cached is not None and cached.value is value:
+            if cached.state == state:
+                return cached.lines
+            if row_index >= 0 and cached.state[0] != -1 and cached.state[1:] == state[1:]:
+                # The row only moved: its cells differ in nothing but the row number
+                # DataTable keeps in each segment's style (for mouse clicks).
+                lines = self._moved(cached.lines, row_index, column_index)
+        if lines is None and isinstance(value, Text):
             lines = self._render_text(
                 row_key, row_index, column_index, value, base_style, width, cursor, hover
             )
@@ -287,6 +293,24 @@ class ProcessTable(DataTable[Text]):
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         self._rendered[(row_key, column_key)] = _RenderedCell(value, state, lines)
         return lines
+
+    def _moved(
+        self, lines: list[list[Segment]], row_index: int, column_index: int
+    ) -> list[list[Segment]]:
+        """`lines` of a cell drawn at another row, with the row number in their styles
+        changed to `row_index` (the same styles a new drawing would give)."""
+        meta = self._meta.get((row_index, column_index))
+        if meta is None:
+            meta = self._meta[(row_index, column_index)] = Style.from_meta(
+                {"row": row_index, "column": column_index}
+            )
+        return [
+            [
+                Segment(text, style + meta if style else style, control)
+                for text, style, control in line
+            ]
+            for line in lines
+        ]
 
     def _render_text(
         self,
@@ -411,6 +435,7 @@ class ProcessTable(DataTable[Text]):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._rendered.clear()
+        self._meta.clear()
 
     def notify_style_update(self) -> None:
         self._rendered.clear()
