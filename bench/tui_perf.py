@@ -67,6 +67,7 @@ SIZE = (160, 50)
 MARKER = b"Synthetic GPU"  # the GPU card's title once a frame with data is drawn
 HEAVY = ("textual", "rich", "pydantic", "psutil", "prometheus_client", "pynvml", "ruptures")
 MB = 1e6
+GROWTH_TOLERANCE_MB = 0.5  # what "no growth" allows: a few allocator pages
 
 
 @dataclass
@@ -312,6 +313,12 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
     finally:
         consumers.close()
         monitor.close()
+        # Bounded caches of rich and Textual that fill as new styles are drawn.
+        from rich.style import Style
+        from textual.strip import Strip
+
+        ansi, add = Strip.render_ansi.cache_info(), Style._add.cache_info()
+        out.write(f"caches render_ansi={ansi.currsize}/{ansi.maxsize} style_add={add.currsize}\n")
         out.close()
     return 0
 
@@ -341,8 +348,12 @@ def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> N
         try:
             child.wait_marker(60)
             while seen < frames:
-                lines = progress.read_text().split()
-                n = int(lines[-2]) if len(lines) >= 2 else 0
+                counts = [
+                    int(fields[0])
+                    for fields in (line.split() for line in progress.read_text().splitlines())
+                    if len(fields) == 2 and fields[0].isdigit()
+                ]
+                n = counts[-1] if counts else 0
                 if n > seen:
                     seen = n
                     try:
@@ -356,6 +367,8 @@ def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> N
             wall = time.perf_counter() - t_start
         finally:
             status = child.quit()
+            progress_text = progress.read_text()
+    caches = [line for line in progress_text.splitlines() if line.startswith("caches")]
     if not curve or curve[-1][0] < frames:
         raise RuntimeError(f"hour-child stopped after {seen} frames (status {status})")
     after_warmup = next(rss for n, rss in curve if n >= warmup_frames)
@@ -388,9 +401,21 @@ def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> N
             "TUI memory growth after warm-up",
             growth,
             "MB",
-            "none (< 2 MB: allocator noise)",
-            growth < 2,
+            "none (<= 0.5)",
+            growth <= GROWTH_TOLERANCE_MB,
             f"RSS at frame {frames} minus frame {warmup_frames}; peak {peak:.1f} MB",
+        )
+    )
+    half = (warmup_frames + frames) // 2
+    late = end - next(rss for n, rss in curve if n >= half)
+    res.rows.append(
+        Row(
+            "TUI memory growth, second half of the run",
+            late,
+            "MB",
+            "none (<= 0.5)",
+            late <= GROWTH_TOLERANCE_MB,
+            f"RSS at frame {frames} minus frame {half}: flattening or still growing",
         )
     )
     res.details["memory_hour"] = {
@@ -400,6 +425,7 @@ def memory_hour(res: Results, trace: Path, frames: int, warmup_frames: int) -> N
         "frames_per_s": frames / wall,
         "cpu_ms_per_frame": 1000 * cpu0 / frames if cpu0 else None,
         "rss_curve_mb": curve,
+        "caches_at_end": caches[0] if caches else None,
     }
 
 
