@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -715,7 +716,8 @@ def test_identity_cache_reads_proc_once_per_identity(child: subprocess.Popen[byt
     assert procfs.reads["uid"] == 1
     assert procfs.reads["cmdline"] == 1
     assert procfs.reads["comm"] == 1
-    assert procfs.reads["starttime"] == 5 * 2  # the identity check itself, per GPU per sample
+    # The start time is read once; then the process's pidfd says it still lives.
+    assert procfs.reads["starttime"] == 1
     # Unchanged processes are the same objects: no per-sample allocation.
     assert snap.devices[0].processes[0] is first.devices[0].processes[0]
     # A changed figure makes a new object with the cached name.
@@ -731,6 +733,44 @@ def test_identity_cache_reads_proc_once_per_identity(child: subprocess.Popen[byt
     fake.gpus[0].compute.append(FakeProc(child.pid, GiB))
     backend.sample()
     assert procfs.reads["cmdline"] == 2
+
+
+def test_start_time_is_read_again_after_the_process_exits() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    procfs = CountingProcFS()
+    _, backend, _, _ = make([FakeGPU(compute=[FakeProc(proc.pid, GiB)])], procfs=procfs)
+    backend.open()
+    try:
+        alive = [only(backend.sample()).processes[0] for _ in range(3)]
+        assert procfs.reads["starttime"] == 1
+        assert {p.starttime for p in alive} == {procfs.starttime(proc.pid)} - {None}
+        proc.kill()
+        proc.wait()
+        # NVML still lists the PID (its answer can lag the exit): /proc is asked again,
+        # and a process that is gone has no identity.
+        gone = only(backend.sample()).processes[0]
+        assert gone.starttime is None and gone.used_bytes == GiB
+        assert procfs.reads["starttime"] == 2 + 1  # the check above read once itself
+    finally:
+        proc.kill()
+        proc.wait()
+        backend.close()
+
+
+def test_without_pidfds_the_start_time_is_read_every_sample(
+    child: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "pidfd_open")
+
+    monkeypatch.setattr(os, "pidfd_open", refused, raising=False)
+    procfs = CountingProcFS()
+    _, backend, _, _ = make([FakeGPU(compute=[FakeProc(child.pid, GiB)])], procfs=procfs)
+    backend.open()
+    for _ in range(3):
+        p = only(backend.sample()).processes[0]
+    assert p.starttime is not None and p.name
+    assert procfs.reads["starttime"] == 3
 
 
 def test_recycled_pid_is_a_new_identity(tmp_path: Path) -> None:

@@ -150,6 +150,7 @@ class NvidiaBackend(GPUBackend):
         if not self._initialized:
             return
         self._initialized = False
+        self._idents.clear()
         try:
             self._c.nv.nvmlShutdown()
         except self._c.err as e:
@@ -229,6 +230,7 @@ class NvidiaBackend(GPUBackend):
         devices: list[GPUDevice] = []
         asked = failed = 0
         failure = ""
+        self._idents.begin_sample()
         for dev in self._devices:
             if dev.lost and not self._try_reacquire(dev):
                 assert dev.lost_view is not None

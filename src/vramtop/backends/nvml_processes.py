@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from vramtop.model import GPUProcess, ProcessKind
-from vramtop.procfs import ProcFS
+from vramtop.pidwatch import ExitWatch
+from vramtop.procfs import DEFAULT_ROOT, ProcFS
 from vramtop.security import is_same_user, sanitize
 
 # Process-list kinds, as bits so one PID can be several.
@@ -88,21 +89,61 @@ class ProcessIdentities:
     `resolve_pids` False means NVML's host PIDs mean nothing in the /proc we
     can see (a container without the host PID namespace): a local PID of the
     same number is another process, so only NVML's numbers are used.
+
+    A PID's start time is read from /proc once and then trusted while its
+    pidfd says the process lives (`begin_sample` polls them all at once); where
+    pidfds cannot be had, or PIDs are resolved in another /proc (the host's
+    mount), it is read every sample.
     """
 
     def __init__(self, procfs: ProcFS, *, resolve_pids: bool = True) -> None:
         self._procfs = procfs
         self._resolve_pids = resolve_pids
         self._idents: dict[tuple[int, int], _Identity] = {}
+        own_proc = procfs.root == DEFAULT_ROOT
+        self._exits = ExitWatch() if resolve_pids and own_proc else None
+        #: pid -> start time, for PIDs whose pidfd has not said they exited.
+        self._starts: dict[int, int] = {}
 
     def clear(self) -> None:
         self._idents.clear()
+        self._starts.clear()
+        if self._exits is not None:
+            self._exits.close()
+
+    def begin_sample(self) -> None:
+        """Before a sample: the start times of PIDs that exited are read again."""
+        if self._exits is not None and self._starts:
+            for pid in self._exits.exited():
+                self._starts.pop(pid, None)
 
     def prune(self, seen: set[tuple[int, int]]) -> None:
         """Forget every identity not in `seen` (the ones on a GPU in this sample)."""
         if len(self._idents) > len(seen):
             for key in [k for k in self._idents if k not in seen]:
                 del self._idents[key]
+        if len(self._starts) > len(seen):
+            for pid, start in list(self._starts.items()):
+                if (pid, start) not in seen:
+                    del self._starts[pid]
+                    if self._exits is not None:
+                        self._exits.unwatch(pid)
+
+    def _starttime(self, pid: int) -> int | None:
+        """The start time of `pid`: remembered while it lives, else from /proc."""
+        start = self._starts.get(pid)
+        if start is not None:
+            return start
+        exits = self._exits
+        # The pidfd is opened before /proc is read: an exit after the read is seen.
+        watched = exits is not None and exits.watch(pid)
+        start = self._procfs.starttime(pid)
+        if watched and exits is not None:
+            if start is None:
+                exits.unwatch(pid)
+            else:
+                self._starts[pid] = start
+        return start
 
     def processes(
         self, index: int, merged: Merged, seen: set[tuple[int, int]]
@@ -128,7 +169,7 @@ class ProcessIdentities:
         ci: int | None,
         seen: set[tuple[int, int]],
     ) -> GPUProcess:
-        starttime = self._procfs.starttime(pid) if self._resolve_pids else None
+        starttime = self._starttime(pid) if self._resolve_pids else None
         if starttime is None:
             # Exited, or not in our PID namespace: NVML's numbers only.
             return GPUProcess(
