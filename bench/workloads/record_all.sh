@@ -112,6 +112,13 @@ declare -A BODY=(
 )
 ORDER=(leak_60 leak_400 burst_leak two_leakers step_leak var_batch plateau_near_full)
 
+# More scenarios (a held-out set, say) from a file that adds to EXPECTED and BODY
+# and sets ORDER, using the helpers above.
+if [ -n "${EXTRA_SCENARIOS:-}" ]; then
+  # shellcheck source=/dev/null
+  source "$EXTRA_SCENARIOS"
+fi
+
 if [ "$#" -gt 0 ]; then ORDER=("$@"); fi
 for name in "${ORDER[@]}"; do
   if [ -z "${BODY[$name]:-}" ]; then echo "unknown scenario: $name" >&2; exit 2; fi
