@@ -42,6 +42,9 @@ class Workload:
     end_s: float | None = None
     plateau_s: float | None = None  # time since start at which growth stops, if it does
     events: list[tuple[float, str]] = field(default_factory=list)
+    # Seconds between the `start` event and the process's first memory (CUDA start-up:
+    # about 4-5 s on the H100 recordings); its demand runs from then on.
+    init_s: float = 0.0
 
 
 def ballast(gb: float) -> Demand:
@@ -168,8 +171,12 @@ def build(
         for w in workloads:
             if w.pid in done or t < w.start_s:
                 continue
-            if w.pid not in alive:
+            if w.pid not in alive and not any(
+                e.event == "start" and e.pid == w.pid for e in events
+            ):
                 events.append(TraceEvent(t, "start", w.pid, {"mode": name}))
+            if t < w.start_s + w.init_s - 1e-9:
+                continue
             if w.end_s is not None and t >= w.end_s:
                 alive.pop(w.pid, None)
                 done.add(w.pid)
@@ -177,11 +184,11 @@ def build(
                 continue
             if (
                 w.plateau_s is not None
-                and t - w.start_s >= w.plateau_s
+                and t - w.start_s - w.init_s >= w.plateau_s
                 and not any(e.event == "plateau" and e.pid == w.pid for e in events)
             ):
                 events.append(TraceEvent(t, "plateau", w.pid, {}))
-            want = w.demand(t - w.start_s)
+            want = w.demand(t - w.start_s - w.init_s)
             if want is None:
                 continue
             others = sum(v for p, v in alive.items() if p != w.pid)
@@ -390,3 +397,316 @@ def scenarios(seed: int = 0) -> list[Trace]:
         ),
     ]
     return out
+
+
+# --- randomised families: many unseen series of every kind (bench/oom_robustness.py) -----
+
+
+def _u(rng: random.Random, lo: float, hi: float) -> float:
+    return rng.uniform(lo, hi)
+
+
+def _logu(rng: random.Random, lo: float, hi: float) -> float:
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
+def _t(rng: random.Random, lo: float, hi: float) -> float:
+    """A start time on the 10 Hz grid, so that 1 Hz sampling meets it at any phase."""
+    return round(rng.uniform(lo, hi), 1)
+
+
+def _init(rng: random.Random) -> float:
+    return round(rng.uniform(2.0, 5.0), 1)
+
+
+def _ballast_for(headroom: float, *others: float) -> float:
+    """Ballast (GB, beside its context) that leaves `headroom` bytes free above `others`."""
+    return max(0.0, (CAPACITY - headroom - sum(others) - CONTEXT) / GB)
+
+
+def fam_leak(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 40, 1500)
+    jitter = rng.choice([0.0, 0.2, 0.5, 1.5])
+    chunk = rng.choice([0.0, 0.0, 2.0, 20.0, 256.0])
+    room = min(70 * GB, rate * MB * _u(rng, 35, 150))
+    b = _ballast_for(room, CONTEXT)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                leak(rate, rng=rng, jitter=jitter, chunk_mb=chunk),
+                init_s=_init(rng),
+            ),
+        ],
+        400,
+        expected="oom",
+        description=f"{rate:.0f} MB/s leak (jitter {jitter}, chunks {chunk} MB), "
+        f"{room / GB:.1f} GB free",
+    )
+
+
+def fam_step_leak(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 50, 400)
+    gap = _u(rng, 0.4, 3.0)
+    lo = _u(rng, 2, 50)
+    hi = lo * _u(rng, 3, 30)
+    room = rate * MB * _u(rng, 40, 150)
+    b = _ballast_for(room, CONTEXT)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                step_leak(rate, rng=rng, min_mb=lo, max_mb=hi, mean_gap_s=gap),
+                init_s=_init(rng),
+            ),
+        ],
+        400,
+        expected="oom",
+        description=f"irregular steps, {rate:.0f} MB/s, mean gap {gap:.1f} s",
+    )
+
+
+def fam_burst_leak(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 40, 300)
+    burst = _u(rng, 1, 12)
+    period = _u(rng, 0.7, 4.0)
+    duty = _u(rng, 0.3, 0.7)
+    base = _u(rng, 1, 6)
+    room = rate * MB * _u(rng, 40, 150)
+    b = _ballast_for(room, CONTEXT, CONTEXT, base * GB, burst * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2, _t(rng, 4, 10), sawtooth(base, burst, period, rate, duty), init_s=_init(rng)
+            ),
+        ],
+        400,
+        expected="oom",
+        description=f"{burst:.1f} GB bursts every {period:.1f} s on a {rate:.0f} MB/s leak",
+    )
+
+
+def fam_two_leakers(rng: random.Random, name: str) -> Trace:
+    r1, r2 = _logu(rng, 40, 300), _logu(rng, 40, 300)
+    later = _u(rng, 5, 30)
+    room = r1 * MB * later + (r1 + r2) * MB * _u(rng, 30, 120)
+    b = _ballast_for(room, 2 * CONTEXT)
+    s1 = _t(rng, 4, 8)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(2, s1, leak(r1, rng=rng, jitter=0.3, chunk_mb=20), init_s=_init(rng)),
+            Workload(
+                3,
+                round(s1 + later, 1),
+                leak(r2, rng=rng, jitter=0.3, chunk_mb=20),
+                init_s=_init(rng),
+            ),
+        ],
+        400,
+        expected="oom",
+        description=f"two leakers ({r1:.0f}, {r2:.0f} MB/s), the second {later:.0f} s later",
+    )
+
+
+def fam_load_then_leak(rng: random.Random, name: str) -> Trace:
+    size, speed = _u(rng, 5, 30), _u(rng, 1, 4)
+    rate = _logu(rng, 60, 400)
+    room = size * GB + rate * MB * _u(rng, 40, 150)
+    b = _ballast_for(room, CONTEXT)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(2, _t(rng, 4, 10), load(size, speed, rate), init_s=_init(rng)),
+        ],
+        400,
+        expected="oom",
+        description=f"{size:.0f} GB load at {speed:.1f} GB/s, then a {rate:.0f} MB/s leak",
+    )
+
+
+def fam_var_batch(rng: random.Random, name: str, *, caching: bool) -> Trace:
+    base = _u(rng, 1, 10)
+    top = _u(rng, 4, 28)
+    bottom = _u(rng, 0.5, 0.5 * top)
+    step = _u(rng, 0.4, 3.0)
+    margin = _u(rng, 1, 8)
+    b = _ballast_for(margin * GB, CONTEXT, base * GB, top * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                variable_batch(base, bottom, top, step, rng=rng, caching=caching),
+                init_s=_init(rng),
+            ),
+        ],
+        150,
+        expected="no_oom",
+        description=(
+            f"random batches of {bottom:.1f}-{top:.1f} GB every {step:.1f} s "
+            f"({'cached' if caching else 'freed'}), {margin:.1f} GB spare at the largest"
+        ),
+    )
+
+
+def fam_var_batch_free(rng: random.Random, name: str) -> Trace:
+    return fam_var_batch(rng, name, caching=False)
+
+
+def fam_var_batch_cache(rng: random.Random, name: str) -> Trace:
+    return fam_var_batch(rng, name, caching=True)
+
+
+def fam_plateau(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 60, 800)
+    short = _u(rng, 1, 5)
+    grow_s = _u(rng, 20, 90)
+    size = rate * MB * grow_s
+    jitter = rng.choice([0.0, 0.2, 0.5])
+    b = _ballast_for(short * GB, CONTEXT, size)
+
+    growth = leak(rate, rng=rng, jitter=jitter)
+
+    def demand(t: float) -> float:
+        return min(CONTEXT + size, growth(t) or 0.0)
+
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(2, _t(rng, 4, 10), demand, plateau_s=grow_s, init_s=_init(rng)),
+        ],
+        grow_s + 70,
+        expected="no_oom",
+        description=f"{rate:.0f} MB/s growth that stops {short:.1f} GB short of full",
+    )
+
+
+def fam_saturating(rng: random.Random, name: str) -> Trace:
+    tau = _u(rng, 8, 40)
+    short = _u(rng, 1, 5)
+    size = _u(rng, 5, 40)
+    b = _ballast_for(short * GB, CONTEXT, size * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2, _t(rng, 4, 10), saturating(size, tau), plateau_s=3 * tau, init_s=_init(rng)
+            ),
+        ],
+        5 * tau + 30,
+        expected="no_oom",
+        description=f"{size:.0f} GB levelling off (tau {tau:.0f} s), {short:.1f} GB short",
+    )
+
+
+def fam_load(rng: random.Random, name: str) -> Trace:
+    size = _u(rng, 5, 60)
+    speed = _logu(rng, 0.3, 6)
+    short = _u(rng, 1, 20)
+    b = _ballast_for(short * GB, CONTEXT, size * GB)
+    loads = [
+        Workload(2, _t(rng, 4, 10), load(size, speed), plateau_s=size / speed, init_s=_init(rng))
+    ]
+    work = [Workload(1, _t(rng, 0.5, 3), ballast(b)), *loads] if b > 0.5 else loads
+    return build(
+        name,
+        work,
+        size / speed + 60,
+        expected="no_oom",
+        description=f"a {size:.0f} GB load at {speed:.1f} GB/s, {short:.1f} GB short of full",
+    )
+
+
+def fam_staircase(rng: random.Random, name: str) -> Trace:
+    step = _u(rng, 1.5, 8)
+    gap = _u(rng, 2, 10)
+    n = rng.randint(3, 10)
+    short = _u(rng, 2, 15)
+    b = _ballast_for(short * GB, CONTEXT, n * step * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                staircase(step, gap, n),
+                plateau_s=(n - 1) * gap,
+                init_s=_init(rng),
+            ),
+        ],
+        n * gap + 60,
+        expected="no_oom",
+        description=f"{n} loads of {step:.1f} GB, {gap:.1f} s apart, {short:.1f} GB short",
+    )
+
+
+def fam_sawtooth_train(rng: random.Random, name: str) -> Trace:
+    base = _u(rng, 2, 30)
+    burst = _u(rng, 1, 20)
+    period = _u(rng, 0.5, 5)
+    short = _u(rng, 1, 10)
+    b = _ballast_for(short * GB, CONTEXT, (base + burst) * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                sawtooth(base, burst, period, 0.0, _u(rng, 0.3, 0.7)),
+                init_s=_init(rng),
+            ),
+        ],
+        150,
+        expected="no_oom",
+        description=f"training, {burst:.1f} GB every {period:.1f} s, {short:.1f} GB spare",
+    )
+
+
+def fam_prealloc(rng: random.Random, name: str) -> Trace:
+    share = _u(rng, 0.6, 0.95)
+    other = _u(rng, 0, 0.95 - share) * CAPACITY / GB
+    work = [Workload(2, _t(rng, 4, 10), ballast(share * CAPACITY / GB), init_s=_init(rng))]
+    if other > 1:
+        work.insert(0, Workload(1, _t(rng, 0.5, 3), ballast(other)))
+    return build(name, work, 90, expected="no_oom", description=f"pre-allocation of {share:.0%}")
+
+
+# kind -> (generator, expected outcome)
+FAMILIES: dict[str, Callable[[random.Random, str], Trace]] = {
+    "leak": fam_leak,
+    "step_leak": fam_step_leak,
+    "burst_leak": fam_burst_leak,
+    "two_leakers": fam_two_leakers,
+    "load_then_leak": fam_load_then_leak,
+    "var_batch_free": fam_var_batch_free,
+    "var_batch_cache": fam_var_batch_cache,
+    "plateau": fam_plateau,
+    "saturating": fam_saturating,
+    "load": fam_load,
+    "staircase": fam_staircase,
+    "sawtooth_train": fam_sawtooth_train,
+    "prealloc": fam_prealloc,
+}
+
+
+def family(kind: str, seed: int) -> Trace:
+    """One SYNTHETIC series of `kind` (a key of `FAMILIES`), the same for the same seed."""
+    name = f"{kind}#{seed}"
+    return FAMILIES[kind](random.Random(name), name)
