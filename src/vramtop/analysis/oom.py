@@ -149,6 +149,7 @@ MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
+CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
 CONSISTENCY_FULL = 0.7  # floor rise / peak rise (either way) at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
@@ -324,6 +325,60 @@ def _climbing_share(pts: Sequence[_Point]) -> float:
             bursts += 1
             highs += p.used >= p.peak - NOISE_BYTES
     return highs / bursts if bursts else 1.0
+
+
+def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
+    """How many of the newest swings in a row climbed as bursts on a leak do (None
+    when memory never fell: no swings, only a rise such as a load before a leak).
+
+    `seq` is memory over time, `(t, bytes)`. A swing is a trough and the peak after
+    it (the newest sample counts as a peak while it rises). Bursts on a leak climb
+    together: each peak above the one before, each trough above the one before, the
+    troughs rising at the peaks' rate (within `CYCLE_RATE_RATIO`). Random batch sizes
+    reach a new high now and then, but their troughs do not rise with their peaks
+    swing after swing. The first swing on record (nothing to compare its trough with)
+    counts when its peak rose above where memory stood before it. The newest sample
+    is a peak only as a new high; below that, its swing is still under way.
+    """
+    comp: list[tuple[float, float]] = []
+    for t, v in seq:
+        if not comp or abs(v - comp[-1][1]) > NOISE_BYTES:
+            comp.append((t, v))
+    # (trough or None, peak) per swing, oldest first.
+    swings: list[tuple[tuple[float, float] | None, tuple[float, float]]] = []
+    trough: tuple[float, float] | None = None
+    top = max((v for _, v in comp), default=0.0)
+    for i in range(1, len(comp)):
+        v, before = comp[i][1], comp[i - 1][1]
+        after = comp[i + 1][1] if i + 1 < len(comp) else None
+        if after is None:
+            if v > before and v >= top - NOISE_BYTES:
+                swings.append((trough, comp[i]))
+        elif before < v > after:
+            swings.append((trough, comp[i]))
+            trough = None
+        elif before > v < after:
+            trough = comp[i]
+    if all(low is None for low, _ in swings) and trough is None:
+        return None
+    count = 0
+    for j in range(len(swings) - 1, -1, -1):
+        low, high = swings[j]
+        if j == 0 or low is None or swings[j - 1][0] is None:
+            if high[1] > comp[0][1] + NOISE_BYTES:
+                count += 1
+            break
+        plow, phigh = swings[j - 1]
+        assert plow is not None
+        d_peak, d_trough = high[1] - phigh[1], low[1] - plow[1]
+        if d_peak <= NOISE_BYTES or d_trough <= NOISE_BYTES:
+            break
+        r_peak = d_peak / max(high[0] - phigh[0], 1e-9)
+        r_trough = d_trough / max(low[0] - plow[0], 1e-9)
+        if not 1 / CYCLE_RATE_RATIO <= r_trough / r_peak <= CYCLE_RATE_RATIO:
+            break
+        count += 1
+    return count
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -751,6 +806,12 @@ class OOMPredictor:
             return None
         if n_eff < TREND_EFFECTIVE_RISES and not self._few_rises_suffice(ep, t, peak, dt):
             return None
+        if ep.spread0 > peak - ep.level0:
+            # Memory swings more than it has grown: the swings themselves must climb.
+            seq = [*ep.before, *((p.t, p.used) for p in ep.points)]
+            cycles = _climbing_cycles(seq)
+            if cycles is not None and cycles < MIN_RISES:
+                return None
         dur = t - ep.t0
         if dur <= 0:
             return None
