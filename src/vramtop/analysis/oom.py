@@ -235,6 +235,7 @@ class _Episode:
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
+    fresh: bool = False  # the growth began with a process that had just arrived
 
     def add_rise(self, t: float, size: float, level: float) -> None:
         if self.rises:
@@ -531,6 +532,8 @@ class OOMPredictor:
         self._offset = 0.0  # memory brought by processes at their first known size
         self._present: set[ProcessIdentity] = set()
         self._onset_sizes: dict[ProcessIdentity, float] = {}
+        self._arrived: set[ProcessIdentity] = set()  # processes first seen this sample ...
+        self._arrived_before: set[ProcessIdentity] = set()  # ... and the sample before
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
@@ -641,6 +644,8 @@ class OOMPredictor:
         # A process's first known size is an arrival, not growth: the series the
         # predictor follows is GPU used less what processes brought when they came.
         appeared = sum(v for ident, v in sizes.items() if ident not in self._sizes)
+        self._arrived_before = self._arrived
+        self._arrived = {ident for ident in sizes if ident not in self._sizes}
         seen = {p.identity for p in device.processes}
         left = any(ident not in seen for ident in self._present)
         self._present = seen
@@ -744,6 +749,17 @@ class OOMPredictor:
                 # (a load, a pre-allocation, a bigger batch), not a trend.
                 self._episode = None
                 return False
+            # A process that arrived on the sample before, small, and grows at once
+            # (most of this rise is its own, and not a sliver of what it came with):
+            # its workload began with this growth.
+            own = sum(
+                self._sizes.get(i, 0.0) - self._onset_sizes.get(i, 0.0)
+                for i in self._arrived_before
+            )
+            came = sum(self._onset_sizes.get(i, 0.0) for i in self._arrived_before)
+            fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
+            if fresh and ep is not None and len(ep.rises) < MIN_RISES:
+                ep = None  # what came before it was not a trend yet: start from here
             if ep is None:
                 ep = self._episode = _Episode(
                     t0=pt,
@@ -755,6 +771,7 @@ class OOMPredictor:
                     before=[q for q in self._window if q[0] < t],
                 )
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
+                ep.fresh = fresh
             ep.add_rise(t, grow, peak)
         elif grow < -max(noise, 0.02 * total):
             self._episode = None  # memory was given back: this growth is over
@@ -795,17 +812,26 @@ class OOMPredictor:
     ) -> OOMPrediction | None:
         s = self.settings
         n = len(ep.rises)
-        if n < MIN_RISES:
+        if n < 1:
             return None
         sizes = sorted(size for _, size in ep.rises)
         cap = RISE_CAP_VS_MEDIAN * sizes[len(sizes) // 2]
         capped_sizes = [min(x, cap) for x in sizes]
         sq = sum(x * x for x in capped_sizes)
         n_eff = sum(capped_sizes) ** 2 / sq if sq > 0 else 0.0
-        if n_eff < MIN_EFFECTIVE_RISES:
+        # A process that arrived and grew at once: its start is the growth's first step,
+        # so on a quiet series one small rise of it is as much a trend as two of
+        # anything else; it counts as one more rise of evidence throughout.
+        fresh = ep.fresh and ep.spread0 <= peak - ep.level0
+        if n == 1:
+            if not fresh or t > ep.rises[-1][0] or not self._few_rises_suffice(ep, t, peak, dt):
+                return None
+        elif n_eff < MIN_EFFECTIVE_RISES:
             return None
-        if n_eff < TREND_EFFECTIVE_RISES and not self._few_rises_suffice(ep, t, peak, dt):
+        elif n_eff < TREND_EFFECTIVE_RISES and not self._few_rises_suffice(ep, t, peak, dt):
             return None
+        if fresh:
+            n_eff += 1
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings themselves must climb.
             seq = [*ep.before, *((p.t, p.used) for p in ep.points)]
@@ -843,7 +869,10 @@ class OOMPredictor:
         ):
             # Big steps that flatten between them: a staircase of loads, not a leak.
             evidence *= LUMPY_FACTOR
-        consistency = self._consistency(ep, t, rr.since, dt, peak, process_phases)
+        # One rise (of a fresh process, on a quiet series) has no floor behind it yet.
+        consistency = (
+            1.0 if n == 1 else self._consistency(ep, t, rr.since, dt, peak, process_phases)
+        )
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings must climb (most bursts
             # new highs), or new highs are just the bigger of random batches.
