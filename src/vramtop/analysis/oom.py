@@ -824,11 +824,13 @@ class OOMPredictor:
         # anything else; it counts as one more rise of evidence throughout.
         fresh = ep.fresh and ep.spread0 <= peak - ep.level0
         if n == 1:
-            if not fresh or t > ep.rises[-1][0] or not self._few_rises_suffice(ep, t, peak, dt):
-                return None
-        elif n_eff < MIN_EFFECTIVE_RISES:
-            return None
-        elif n_eff < TREND_EFFECTIVE_RISES and not self._few_rises_suffice(ep, t, peak, dt):
+            # ... while it rises: at the next flat sample it is not (yet) a trend.
+            trend = fresh and t <= ep.rises[-1][0] and self._few_rises_suffice(ep, t, peak, dt)
+        else:
+            trend = n_eff >= MIN_EFFECTIVE_RISES and (
+                n_eff >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt)
+            )
+        if not trend:
             return None
         if fresh:
             n_eff += 1
