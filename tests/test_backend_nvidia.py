@@ -430,17 +430,87 @@ def test_mps_clients_are_flagged() -> None:
     assert procs[4242001].mps and procs[4242001].used_bytes == 50 * MiB
 
 
-def test_process_lists_read_once_per_sample() -> None:
-    fake, backend, _, _ = make(two_gpus())
+COMPUTE_LIST = "nvmlDeviceGetComputeRunningProcesses_v3"
+SIDE_LISTS = ("nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetMPSComputeRunningProcesses_v3")
+
+
+def side_reads(fake: FakeNVML) -> list[int]:
+    return [fake.calls[name] for name in SIDE_LISTS]
+
+
+def test_compute_list_read_once_per_sample_empty_side_lists_rest() -> None:
+    fake, backend, _, clock = make(two_gpus())
     backend.open()
     for _ in range(3):
+        clock.now += 1
         backend.sample()
-    for name in (
-        "nvmlDeviceGetComputeRunningProcesses_v3",
-        "nvmlDeviceGetGraphicsRunningProcesses_v3",
-        "nvmlDeviceGetMPSComputeRunningProcesses_v3",
-    ):
-        assert fake.calls[name] == 3 * 2, name
+    assert fake.calls[COMPUTE_LIST] == 3 * 2
+    assert side_reads(fake) == [2, 2]  # the first sample, on each GPU
+    clock.now += 5  # SIDE_LISTS_INTERVAL_S after the first read
+    backend.sample()
+    assert side_reads(fake) == [4, 4]
+
+
+def test_a_listed_graphics_process_keeps_the_side_lists_read_every_sample() -> None:
+    gpu = FakeGPU(compute=[FakeProc(4242001, GiB)], graphics=[FakeProc(4242002, 64 * MiB)])
+    fake, backend, _, _ = make([gpu])
+    backend.open()
+    for _ in range(3):
+        d = only(backend.sample())
+    assert side_reads(fake) == [3, 3]
+    assert {p.pid: p.kind for p in d.processes}[4242002] is ProcessKind.GRAPHICS
+    gpu.graphics.clear()
+    backend.sample()
+    backend.sample()
+    assert side_reads(fake) == [4, 4]  # read once more to see it gone, then rest
+
+
+def test_new_unlisted_memory_reads_the_side_lists_at_once() -> None:
+    gpu = FakeGPU(compute=[FakeProc(4242001, GiB)])
+    fake, backend, _, _ = make([gpu])
+    backend.open()
+    backend.sample()
+    backend.sample()
+    assert side_reads(fake) == [1, 1]
+    # An MPS client (not in the compute list) takes 500 MiB.
+    gpu.mps.append(FakeProc(4242003, 500 * MiB))
+    gpu.used += 500 * MiB
+    d = only(backend.sample())
+    assert side_reads(fake) == [2, 2]
+    assert {p.pid: p.mps for p in d.processes} == {4242001: False, 4242003: True}
+    # Memory the compute list accounts for is not a reason to look again.
+    gpu.mps.clear()
+    gpu.used -= 500 * MiB
+    backend.sample()  # still listed last time: read, now empty
+    gpu.compute[0].used += 4 * GiB
+    gpu.used += 4 * GiB
+    backend.sample()
+    assert side_reads(fake) == [3, 3]
+
+
+def test_a_change_in_the_compute_list_reads_the_side_lists() -> None:
+    # A process in both lists shows as compute+graphics from its first sample.
+    gpu = FakeGPU(compute=[FakeProc(4242001, GiB)])
+    fake, backend, _, _ = make([gpu])
+    backend.open()
+    backend.sample()
+    gpu.compute.append(FakeProc(4242002, 0))
+    gpu.graphics.append(FakeProc(4242002, 0))
+    d = only(backend.sample())
+    assert side_reads(fake) == [2, 2]
+    assert {p.pid: p.kind for p in d.processes}[4242002] is ProcessKind.BOTH
+
+
+def test_mig_mode_read_at_most_every_interval() -> None:
+    fake, backend, _, clock = make([FakeGPU(mig_mode=0)])  # MIG-capable, disabled
+    backend.open()
+    for _ in range(5):
+        clock.now += 1
+        backend.sample()
+    assert fake.calls["nvmlDeviceGetMigMode"] == 1
+    clock.now += 10
+    backend.sample()
+    assert fake.calls["nvmlDeviceGetMigMode"] == 2
 
 
 def test_v3_process_functions_fall_back_to_v2_on_library_mismatch() -> None:

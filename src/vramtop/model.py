@@ -47,10 +47,11 @@ class GPUProcess:
     mps: bool = False
     gpu_instance_id: int | None = None
     compute_instance_id: int | None = None
+    #: (pid, starttime), made once: it keys every per-process table each sample.
+    identity: ProcessIdentity = field(init=False, repr=False, compare=False)
 
-    @property
-    def identity(self) -> ProcessIdentity:
-        return ProcessIdentity(self.pid, self.starttime)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "identity", ProcessIdentity(self.pid, self.starttime))
 
 
 @dataclass(frozen=True, slots=True)

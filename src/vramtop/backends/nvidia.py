@@ -12,6 +12,13 @@ as possible (how each NVML error is classified: `nvml_calls`):
 
 Process names and command lines come from /proc for the user's own processes
 only, once per process identity `(pid, starttime)` (`nvml_processes`).
+
+What rarely changes is read less often, as each call holds NVML's lock
+(costs measured on an H100 with 48 CUDA processes): PCIe throughput every
+10 s (21 ms per read); MIG mode every 10 s (80-180 us; it changes only with a
+GPU reset); the graphics and MPS process lists (0.6-0.7 ms each, even when
+empty), while both were empty, only when the compute list's PIDs change, when
+memory that no listed process holds grows, or every `SIDE_LISTS_INTERVAL_S`.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from vramtop.backends.nvml_calls import (
     nvml_text,
 )
 from vramtop.backends.nvml_processes import (
+    COMPUTE,
     PROCESS_LISTS,
     Merged,
     ProcessIdentities,
@@ -60,6 +68,13 @@ log = logging.getLogger(__name__)
 LOST_REACQUIRE_INTERVAL_S = 30.0
 #: Seconds between PCIe throughput reads (each blocks ~20 ms inside NVML).
 PCIE_INTERVAL_S = 10.0
+#: Seconds between MIG mode reads (the mode changes only with a GPU reset).
+MIG_MODE_INTERVAL_S = 10.0
+#: Longest wait before empty graphics and MPS lists are read again.
+SIDE_LISTS_INTERVAL_S = 5.0
+#: Growth of memory no listed process holds that makes them be read at once
+#: (a new graphics or MPS process: a CUDA context alone is hundreds of MiB).
+SIDE_LISTS_UNATTRIBUTED_BYTES = 32 * 1024 * 1024
 
 # NVML enum values (nvml.h ABI).
 _TEMPERATURE_GPU = 0
@@ -295,7 +310,7 @@ class NvidiaBackend(GPUBackend):
         mem_clock = opt(dev, "mem_clock", c.f_clock, h, _CLOCK_MEM)
         tx, rx = self._read_pcie(dev, h)
         migs = self._read_mig(dev, h) if c.f_mig_mode is not None else None
-        processes = self._read_processes(dev, h, migs, seen)
+        processes = self._read_processes(dev, h, migs, seen, used)
         note = c.note
         return GPUDevice(
             index=dev.index,
@@ -325,7 +340,11 @@ class NvidiaBackend(GPUBackend):
     def _read_mig(self, dev: NvmlDevice, h: Any) -> list[tuple[MigInstance, Any]] | None:
         """The MIG instances of a GPU in MIG mode (with their handles), else None."""
         c = self._c
-        mode = c.opt(dev, "mig", c.f_mig_mode, h)
+        now = self._clock()
+        if dev.mig_mode_at is None or now - dev.mig_mode_at >= MIG_MODE_INTERVAL_S:
+            dev.mig_mode = c.opt(dev, "mig", c.f_mig_mode, h)
+            dev.mig_mode_at = now
+        mode = dev.mig_mode
         if not mode or mode[0] != _MIG_ENABLE:
             return None
         nv = c.nv
@@ -372,10 +391,12 @@ class NvidiaBackend(GPUBackend):
         h: Any,
         migs: list[tuple[MigInstance, Any]] | None,
         seen: set[tuple[int, int]],
+        used: int | None,
     ) -> tuple[GPUProcess, ...]:
         merged: Merged = {}
         if migs is None or "compute" not in dev.unsupported:
-            merge_process_lists(merged, self._lists(dev, h), None, None, mig=migs is not None)
+            lists = self._lists(dev, h) if migs is not None else self._gpu_lists(dev, h, used)
+            merge_process_lists(merged, lists, None, None, mig=migs is not None)
         if migs is not None and "compute" in dev.unsupported:
             # MIG without the privilege for the whole GPU's lists: ask each instance.
             for inst, mh in migs:
@@ -392,3 +413,38 @@ class NvidiaBackend(GPUBackend):
             (bit, c.process_list(dev, h, bit, mig_key if per_mig else key))
             for bit, key, mig_key, _name in PROCESS_LISTS
         ]
+
+    def _gpu_lists(self, dev: NvmlDevice, h: Any, used: int | None) -> list[tuple[int, Any]]:
+        """The lists of a whole GPU: compute every sample; graphics and MPS when due."""
+        c = self._c
+        compute = c.process_list(dev, h, COMPUTE, "compute")
+        lists: list[tuple[int, Any]] = [(COMPUTE, compute)]
+        pids = frozenset(int(p.pid) for p in compute)
+        unattributed = None
+        if used is not None:
+            unattributed = used - sum(p.usedGpuMemory or 0 for p in compute)
+        if not self._side_lists_due(dev, pids, unattributed):
+            return lists
+        for bit, key, _mig_key, _name in PROCESS_LISTS:
+            if bit != COMPUTE:
+                lists.append((bit, c.process_list(dev, h, bit, key)))
+        dev.side_at = self._clock()
+        dev.side_listed = any(entries for bit, entries in lists if bit != COMPUTE)
+        dev.side_compute_pids = pids
+        dev.side_unattributed = unattributed
+        return lists
+
+    def _side_lists_due(
+        self, dev: NvmlDevice, compute_pids: frozenset[int], unattributed: int | None
+    ) -> bool:
+        """Whether the graphics and MPS lists must be read this sample: always while
+        one lists a process; while both are empty, when a process came or went in
+        the compute list, when memory no listed process holds grew (a new graphics
+        or MPS client), or after SIDE_LISTS_INTERVAL_S."""
+        if dev.side_at is None or dev.side_listed or compute_pids != dev.side_compute_pids:
+            return True
+        if unattributed is None or dev.side_unattributed is None:
+            return True
+        if unattributed - dev.side_unattributed > SIDE_LISTS_UNATTRIBUTED_BYTES:
+            return True
+        return self._clock() - dev.side_at >= SIDE_LISTS_INTERVAL_S

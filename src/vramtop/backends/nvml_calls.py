@@ -99,10 +99,16 @@ class NvmlDevice:
         "lost_view",
         "mem_v2",
         "mig_mem_v2",
+        "mig_mode",
+        "mig_mode_at",
         "name",
         "pcie",
         "pcie_at",
         "retry_at",
+        "side_at",
+        "side_compute_pids",
+        "side_listed",
+        "side_unattributed",
         "total",
         "unsupported",
         "uuid",
@@ -123,6 +129,13 @@ class NvmlDevice:
         self.unsupported: set[str] = set()
         self.pcie: tuple[int | None, int | None] = (None, None)
         self.pcie_at: float | None = None
+        self.mig_mode: Any = None
+        self.mig_mode_at: float | None = None
+        # The graphics and MPS lists as last read (see NvidiaBackend._side_lists_due).
+        self.side_at: float | None = None
+        self.side_listed = False
+        self.side_unattributed: int | None = None
+        self.side_compute_pids: frozenset[int] = frozenset()
 
     def unread(self, state: DeviceState, error: str) -> GPUDevice:
         """This GPU as last known, without this sample's readings."""
