@@ -6,8 +6,9 @@ For each number of small CUDA processes (children holding 64 MiB each) it
 prints the median cost of every NVML call the backend makes, of the backend's
 `sample()`, of the identity checks in /proc, of enrichment, of analysis (the
 engine without enrichment on the same live backend) and of the whole
-`Monitor.step()`. With `--profile`, a cProfile of 300 full steps (largest
-process count) goes to that file, sorted by own time.
+`Monitor.step()`, the samples 0.1 s apart (perf.LIVE_PACE_S). With `--profile`,
+a cProfile of 100 full steps (largest process count) goes to that file, sorted
+by own time.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ import io
 import json
 import pstats
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from perf import Row, median_ms, print_table, spawn_cuda_children  # noqa: E402
+from perf import LIVE_PACE_S, Row, median_ms, print_table, spawn_cuda_children  # noqa: E402
 
 from vramtop.commands._common import build_enricher, build_monitor, live_backend  # noqa: E402
 from vramtop.config import Config  # noqa: E402
 from vramtop.procfs import ProcFS  # noqa: E402
 
-REPEAT = 300
+REPEAT = 100
 
 
 def nvml_calls(rows: list[Row], n: int) -> None:
@@ -48,9 +50,7 @@ def nvml_calls(rows: list[Row], n: int) -> None:
             "temperature (V)": lambda: pynvml.nvmlDeviceGetTemperatureV(
                 h, pynvml.NVML_TEMPERATURE_GPU
             ),
-            "temperature": lambda: pynvml.nvmlDeviceGetTemperature(
-                h, pynvml.NVML_TEMPERATURE_GPU
-            ),
+            "temperature": lambda: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU),
             "power usage": lambda: pynvml.nvmlDeviceGetPowerUsage(h),
             "enforced power limit": lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(h),
             "SM clock": lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM),
@@ -76,14 +76,25 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
     backend = live_backend()
     backend.open()
     try:
-        rows.append(Row(f"backend.sample(), {n} processes", median_ms(backend.sample, REPEAT, 10),
-                        "ms", "live"))
+        rows.append(
+            Row(
+                f"backend.sample(), {n} processes",
+                median_ms(backend.sample, REPEAT, 10, LIVE_PACE_S),
+                "ms",
+                "live",
+            )
+        )
     finally:
         backend.close()
     procfs = ProcFS()
-    rows.append(Row(f"/proc/<pid>/stat starttime x{n}",
-                    median_ms(lambda: [procfs.starttime(p) for p in pids], REPEAT, 10),
-                    "ms", "live"))
+    rows.append(
+        Row(
+            f"/proc/<pid>/stat starttime x{n}",
+            median_ms(lambda: [procfs.starttime(p) for p in pids], REPEAT, 10),
+            "ms",
+            "live",
+        )
+    )
     enricher = build_enricher(cfg)
     backend = live_backend(enricher)
     backend.open()
@@ -95,23 +106,41 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
             clock[0] += 1.0  # one sample a second: fd and maps refreshes at their real rate
             enricher.enrich(procs, clock[0])
 
-        rows.append(Row(f"enrichment (1 Hz clock), {n} processes", median_ms(enrich, REPEAT, 10),
-                        "ms", "live"))
+        rows.append(
+            Row(
+                f"enrichment (1 Hz clock), {n} processes",
+                median_ms(enrich, REPEAT, 10, LIVE_PACE_S),
+                "ms",
+                "live",
+            )
+        )
     finally:
         backend.close()
         enricher.close()
     bare = build_monitor(live_backend(), cfg, enrich=False)
     bare.open()
     try:
-        rows.append(Row(f"engine step without enrichment, {n} processes",
-                        median_ms(bare.step, REPEAT, 10), "ms", "live"))
+        rows.append(
+            Row(
+                f"engine step without enrichment, {n} processes",
+                median_ms(bare.step, REPEAT, 10, LIVE_PACE_S),
+                "ms",
+                "live",
+            )
+        )
     finally:
         bare.close()
     full = build_monitor(live_backend(), cfg)
     full.open()
     try:
-        rows.append(Row(f"engine step (full), {n} processes", median_ms(full.step, REPEAT, 10),
-                        "ms", "live"))
+        rows.append(
+            Row(
+                f"engine step (full), {n} processes",
+                median_ms(full.step, REPEAT, 10, LIVE_PACE_S),
+                "ms",
+                "live",
+            )
+        )
     finally:
         full.close()
 
@@ -123,10 +152,11 @@ def profile(path: Path) -> None:
         for _ in range(10):
             monitor.step()
         prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(300):
+        for _ in range(100):
+            time.sleep(LIVE_PACE_S)
+            prof.enable()
             monitor.step()
-        prof.disable()
+            prof.disable()
     finally:
         monitor.close()
     out = io.StringIO()

@@ -47,11 +47,25 @@ class Row:
     met: bool | None = None
 
 
-def median_ms(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
+#: Seconds between live samples when measuring the engine: 5x faster than the
+#: fastest refresh a user can set (0.5 s), so the analysis windows (which span
+#: seconds) hold more samples than in use; back to back, at thousands of samples
+#: a second, they would hold hundreds and measure nothing a user runs.
+LIVE_PACE_S = 0.1
+
+
+def median_ms(
+    fn: Callable[[], object], repeat: int, warmup: int = 3, pace_s: float = 0.0
+) -> float:
+    """Median wall time of `fn` in ms; with `pace_s`, calls start that far apart."""
     for _ in range(warmup):
         fn()
     times = []
+    next_at = time.perf_counter()
     for _ in range(repeat):
+        if pace_s:
+            next_at += pace_s
+            time.sleep(max(0.0, next_at - time.perf_counter()))
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -156,7 +170,7 @@ def raw_nvml_ms() -> float:
             pynvml.nvmlDeviceGetGraphicsRunningProcesses(h)
 
     try:
-        return median_ms(sample, repeat=200, warmup=10)
+        return median_ms(sample, repeat=100, warmup=10, pace_s=LIVE_PACE_S)
     finally:
         pynvml.nvmlShutdown()
 
@@ -167,7 +181,7 @@ def live_engine_ms() -> float:
     monitor = build_monitor(live_backend(), Config())
     monitor.open()
     try:
-        return median_ms(monitor.step, repeat=200, warmup=10)
+        return median_ms(monitor.step, repeat=100, warmup=10, pace_s=LIVE_PACE_S)
     finally:
         monitor.close()
 

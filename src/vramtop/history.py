@@ -9,12 +9,22 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 
 
+class _Series:
+    """Times and values in two deques: `values()` is one C-level copy per frame."""
+
+    __slots__ = ("times", "values")
+
+    def __init__(self, length: int, times: Iterable[float] = (), values: Iterable[float] = ()):
+        self.times: deque[float] = deque(times, maxlen=length)
+        self.values: deque[float] = deque(values, maxlen=length)
+
+
 class History(Generic[K]):
     """Per-key history of `(t, value)` points, at most `length` per key."""
 
     def __init__(self, length: int) -> None:
         self._length = max(1, length)
-        self._series: dict[K, deque[tuple[float, float]]] = {}
+        self._series: dict[K, _Series] = {}
         self._peaks: dict[K, float] = {}
 
     @property
@@ -23,23 +33,26 @@ class History(Generic[K]):
 
     def resize(self, length: int) -> None:
         self._length = max(1, length)
-        for key, series in self._series.items():
-            self._series[key] = deque(series, maxlen=self._length)
+        for key, s in self._series.items():
+            self._series[key] = _Series(self._length, s.times, s.values)
 
     def record(self, key: K, t: float, value: float) -> None:
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = deque(maxlen=self._length)
-        series.append((t, value))
+        s = self._series.get(key)
+        if s is None:
+            s = self._series[key] = _Series(self._length)
+        s.times.append(t)
+        s.values.append(value)
         peak = self._peaks.get(key)
         if peak is None or value > peak:
             self._peaks[key] = value
 
     def series(self, key: K) -> tuple[tuple[float, float], ...]:
-        return tuple(self._series.get(key, ()))
+        s = self._series.get(key)
+        return tuple(zip(s.times, s.values, strict=True)) if s is not None else ()
 
     def values(self, key: K) -> tuple[float, ...]:
-        return tuple(v for _, v in self._series.get(key, ()))
+        s = self._series.get(key)
+        return tuple(s.values) if s is not None else ()
 
     def peak(self, key: K) -> float | None:
         """Highest value recorded for `key` since it appeared (not only the retained window)."""
