@@ -5,14 +5,13 @@ GPU recordings are pinned the moment they are added. Scoring is bench/oom_accura
 (the measure of ../shared/traces/README.md).
 
 Measured at 1 Hz on the seven real OOM recordings (H100; per recording in
-tests/fixtures/traces/README.md): mean lead ratio 0.897, coverage 0.93 with ranges
-1.21x wide (median), no alert on any of the six no-OOM recordings. The target's lead
-ratio (0.90) is met at 2 Hz (0.908) but not at 1 Hz: at 1 Hz a workload is first
-seen about 4 s after its `start` event and a trend needs two rises after that, which
-on ~50 s recordings caps the lead ratio near 0.90 (step_leak.jsonl adds an 8 s pause
-in its first seconds). The pins below leave some margin: every OOM recording warns
-at least LEAD_MIN_S (45 s) ahead, or 75% of what was possible when the whole run was
-shorter than 60 s.
+tests/fixtures/traces/README.md): mean lead ratio 0.904, coverage 0.92 with ranges
+1.21x wide (median), no alert on any of the six no-OOM recordings: the target. At
+2 Hz 0.910, at 0.5 Hz 0.887. A workload is first seen about 4 s after its `start`
+event; a process that arrives small and grows at once warns on its first rise (its
+start is the growth's first step), anything else after two. The pins below leave
+some margin: every OOM recording warns at least LEAD_MIN_S (45 s) ahead, or 75% of
+what was possible when the whole run was shorter than 60 s.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACES = ROOT / "tests" / "fixtures" / "traces"
 LEAD_MIN_S = 45.0
 LEAD_MIN_SHARE = 0.75
-LEAD_AT_1HZ = 0.89  # measured 0.897 over all recordings (the target, 0.90, holds at 2 Hz)
+LEAD_AT_1HZ = 0.90  # the target; measured 0.904 over all recordings
 GB = 1_000_000_000
 MB = 1_000_000
 
@@ -102,8 +101,7 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 
 def test_the_target_holds_over_all_recordings() -> None:
-    """At 1 Hz: no false alarm and the coverage target; the lead ratio at its measured
-    level (0.897), just under the 0.90 target (see the module docstring)."""
+    """At 1 Hz, the default refresh: the whole target (measured 0.904, 0.92, 0 of 6)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -117,6 +115,14 @@ def test_the_whole_target_holds_at_2hz() -> None:
     assert summary.false_alarm_recordings == 0
     assert summary.lead_ratio >= 0.90
     assert summary.coverage >= 0.80
+
+
+def test_half_hertz_keeps_its_lead() -> None:
+    """At 0.5 Hz: 0.887 lead ratio (0.873 before fresh starts counted), no false alarm."""
+    scores = [s for tr in RECORDINGS for s in _scores(tr, 0.5)]
+    summary = bench.summarize("vramtop", scores)
+    assert summary.false_alarm_recordings == 0
+    assert summary.lead_ratio >= 0.88
 
 
 # --- rate independence ----------------------------------------------------------------------
@@ -452,3 +458,36 @@ def test_mean_lead_is_reported_by_the_bench_summary() -> None:
     assert bench.summarize("x", scores).lead_ratio == pytest.approx(
         statistics.mean(s.lead_ratio for s in scores)
     )
+
+
+# --- UNSEEN SYNTHETIC series (bench/oom_robustness.py's tuning seeds, 1 Hz) ------------------
+
+
+def _robustness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "oom_robustness", ROOT / "bench" / "oom_robustness.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_random_batches_that_reach_new_highs_by_chance_stay_quiet() -> None:
+    """Two runs of random batch sizes whose new highs came in a row by chance (seeds that
+    warned before the swings had to climb together)."""
+    rob = _robustness()
+    for seed, rate in ((2, 1.0), (2, 2.0), (4, 2.0)):
+        score = rob.score_series("var_batch_free", seed, rate, CONFIG)
+        assert score.false_alarm_samples == 0, (seed, rate)
+
+
+def test_unseen_series_of_every_kind_at_1hz() -> None:
+    """Measured on the tuning seeds at 1 Hz: lead ratio 0.80 over the OOM kinds, 3 of 64
+    no-OOM runs with a false alarm (two caching-allocator high-water marks, one run of
+    random batches); pinned with a small margin."""
+    rob = _robustness()
+    r = rob.score_rate(list(syn.FAMILIES), rob.TUNING_SEEDS, "tuning", 1.0, CONFIG)
+    assert r.lead_ratio >= 0.78
+    assert r.false_alarm_runs <= 3

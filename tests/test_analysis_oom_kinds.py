@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from vramtop.analysis.oom import OOMPredictor, OOMSettings
+from vramtop.analysis.oom import OOMPredictor, OOMSettings, _climbing_cycles
 from vramtop.model import STABLE_UNKNOWN, GPUDevice, GPUProcess, OOMPrediction
 
 GB = 1_000_000_000
@@ -257,3 +257,104 @@ def test_a_load_running_into_a_slow_leak_is_followed() -> None:
             continue
         truth = (TOTAL - sum(pr.values())) / (150 * MB)
         assert pred is not None and pred.seconds_low <= truth <= pred.seconds_high, t
+
+
+# --- a fresh start: a process that arrives small and grows at once ------------------------
+
+
+def _arrival(t_arrive: float, first: float, grown: Callable[[float], float]) -> list[Sample]:
+    """A 81.5 GB ballast; a process arriving at `t_arrive` with `first` bytes, then
+    `first + grown(t - t_arrive)`."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 81.5 * GB}
+        if t >= t_arrive:
+            out[2] = first + grown(t - t_arrive)
+        return out
+
+    return _series(30, 1.0, procs)
+
+
+def test_a_fresh_process_growing_at_once_warns_on_its_first_rise() -> None:
+    """A process appears with its CUDA context (0.66 GB) beside a nearly full GPU and
+    leaks 60 MB/s from its first second: its start is the growth's first step, so the
+    first rise already warns (anything else needs two), with the leak's rate."""
+    samples = _arrival(14, 0.66 * GB, lambda d: 60 * MB * d)
+    p, preds = _run(samples)
+    first = next(t for (t, _), x in zip(samples, preds, strict=True) if x is not None)
+    assert first == 15.0
+    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    assert by_t[15.0] is not None and by_t[15.0].alert
+    assert p.evidence is not None and p.evidence.rate_bytes_per_s == 60 * MB
+
+
+def test_a_fresh_process_that_allocates_once_clears_at_the_next_flat_sample() -> None:
+    samples = _arrival(14, 0.66 * GB, lambda d: 60 * MB * min(d, 1.0))
+    _, preds = _run(samples)
+    shown = [t for (t, _), x in zip(samples, preds, strict=True) if x is not None]
+    assert shown == [15.0]
+
+
+def test_a_big_arrival_then_a_sliver_is_not_a_fresh_start() -> None:
+    """A process that arrives with 13 GB (its first batch) beside a ballast leaving
+    2.5 GB, and is 70 MB bigger a sample later, did its big allocation already: one
+    rise of it warns of nothing."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 69 * GB}
+        if t >= 14:
+            out[2] = 13 * GB + 70 * MB * min(t - 14, 1.0)
+        return out
+
+    assert all(x is None for x in _run(_series(30, 1.0, procs))[1])
+
+
+def test_growth_before_a_fresh_start_is_not_mixed_into_its_rate() -> None:
+    """A 20 MB rise (another process's context, as in leak_60.jsonl) seconds before the
+    leaker arrives does not start the leak's episode: the leak's own start does."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 81.5 * GB + (20 * MB if t >= 6 else 0.0)}
+        if t >= 14:
+            out[2] = 0.66 * GB + 60 * MB * (t - 14)
+        return out
+
+    samples = _series(30, 1.0, procs)
+    p, preds = _run(samples)
+    first = next(t for (t, _), x in zip(samples, preds, strict=True) if x is not None)
+    assert first == 15.0
+    assert p.evidence is not None and p.evidence.onset_t == 14.0
+
+
+# --- swinging series: the swings must climb together ----------------------------------------
+
+
+def test_climbing_cycles_of_bursts_on_a_leak_and_of_random_batches() -> None:
+    leak = [(float(t), 70 * GB + 0.1 * GB * t + (6 * GB if t % 2 == 0 else 0.0)) for t in range(20)]
+    assert _climbing_cycles(leak) is not None and _climbing_cycles(leak) >= 5  # type: ignore[operator]
+    rng = random.Random(3)
+    batches = [
+        (float(t), 70 * GB + (rng.uniform(2, 14) * GB if t % 2 == 0 else 0.5 * GB))
+        for t in range(60)
+    ]
+    counts = [_climbing_cycles(batches[: i + 1]) for i in range(4, 60)]
+    assert all(c is not None and c < 2 for c in counts)  # troughs stay put
+    rise = [(float(t), min(20.0, 2.0 * t) * GB) for t in range(20)]
+    assert _climbing_cycles(rise) is None  # memory never fell: not a swinging series
+
+
+def test_new_highs_of_random_batches_on_a_tight_gpu_never_warn() -> None:
+    """Random batch sizes (2-20 GB, freed every step) beside a ballast leaving 3 GB at
+    the biggest: new highs come now and then, a few in a row by chance; their troughs
+    do not climb with them, so no warning at any refresh."""
+    for seed in range(6):
+        rng = random.Random(seed)
+        acts = [rng.uniform(2, 20) * GB for _ in range(400)]
+        for dt in (0.5, 1.0, 2.0):
+
+            def procs(t: float, acts: list[float] = acts, dt: float = dt) -> dict[int, float]:
+                i = round(t / 1.0)  # one step a second, whatever the refresh
+                return {1: 60 * GB, 2: 1 * GB + (acts[i] if i % 2 == 0 else 0.5 * GB)}
+
+            preds = _run(_series(120, dt, procs))[1]
+            assert not any(x is not None and x.alert for x in preds), (seed, dt)
