@@ -45,7 +45,16 @@ sample it answers two questions:
      grown since), when each is a small share of the headroom (a few more such
      steps filling the GPU are allocation events); on a swinging one they do only
      if the swings climb (every burst a new high, the troughs rising with the
-     peaks); otherwise it takes `TREND_EFFECTIVE_RISES`. Growth in big steps
+     peaks); otherwise it takes `TREND_EFFECTIVE_RISES`. On a swinging series,
+     however many rises, the newest two swings must climb together
+     (`_climbing_cycles`: each with a higher trough and a higher peak, the troughs
+     rising at the peaks' rate): random batch sizes reach new highs by chance,
+     a few in a row now and then, but their troughs do not climb with them.
+     A process that arrived small on the sample before and grows at once is a
+     *fresh start*: its start is the growth's first step, so it counts as one
+     more rise, one small rise of it on a quiet series warns (and clears at the
+     next flat sample), and it starts its own episode when what came before was
+     not yet a trend. Growth in big steps
      (>= 2% of the GPU each) with flat samples between them is a staircase of
      loads and counts half.
    - **consistency**: the floor must rise with the peak (`_floor_ratio`: the
