@@ -6,9 +6,9 @@ For each number of small CUDA processes (children holding 64 MiB each) it
 prints the median cost of every NVML call the backend makes, of the backend's
 `sample()`, of the identity checks in /proc, of enrichment, of analysis (the
 engine without enrichment on the same live backend) and of the whole
-`Monitor.step()`, the samples 0.1 s apart (perf.LIVE_PACE_S). With `--profile`,
-a cProfile of 100 full steps (largest process count) goes to that file, sorted
-by own time.
+`Monitor.step()`, back to back on a 1 Hz virtual clock (perf.OneHertzClock).
+With `--profile`, a cProfile of 300 full steps (largest process count) goes to
+that file, sorted by own time.
 """
 
 from __future__ import annotations
@@ -19,20 +19,19 @@ import io
 import json
 import pstats
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from perf import LIVE_PACE_S, Row, median_ms, print_table, spawn_cuda_children  # noqa: E402
+from perf import OneHertzClock, Row, median_ms, print_table, spawn_cuda_children  # noqa: E402
 
 from vramtop.commands._common import build_enricher, build_monitor, live_backend  # noqa: E402
 from vramtop.config import Config  # noqa: E402
 from vramtop.procfs import ProcFS  # noqa: E402
 
-REPEAT = 100
+REPEAT = 300
 
 
 def nvml_calls(rows: list[Row], n: int) -> None:
@@ -79,7 +78,7 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
         rows.append(
             Row(
                 f"backend.sample(), {n} processes",
-                median_ms(backend.sample, REPEAT, 10, LIVE_PACE_S),
+                median_ms(backend.sample, REPEAT, 10),
                 "ms",
                 "live",
             )
@@ -109,7 +108,7 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
         rows.append(
             Row(
                 f"enrichment (1 Hz clock), {n} processes",
-                median_ms(enrich, REPEAT, 10, LIVE_PACE_S),
+                median_ms(enrich, REPEAT, 10),
                 "ms",
                 "live",
             )
@@ -117,26 +116,26 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
     finally:
         backend.close()
         enricher.close()
-    bare = build_monitor(live_backend(), cfg, enrich=False)
+    bare = build_monitor(OneHertzClock(live_backend()), cfg, enrich=False)
     bare.open()
     try:
         rows.append(
             Row(
                 f"engine step without enrichment, {n} processes",
-                median_ms(bare.step, REPEAT, 10, LIVE_PACE_S),
+                median_ms(bare.step, REPEAT, 10),
                 "ms",
                 "live",
             )
         )
     finally:
         bare.close()
-    full = build_monitor(live_backend(), cfg)
+    full = build_monitor(OneHertzClock(live_backend()), cfg)
     full.open()
     try:
         rows.append(
             Row(
                 f"engine step (full), {n} processes",
-                median_ms(full.step, REPEAT, 10, LIVE_PACE_S),
+                median_ms(full.step, REPEAT, 10),
                 "ms",
                 "live",
             )
@@ -146,17 +145,16 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
 
 
 def profile(path: Path) -> None:
-    monitor = build_monitor(live_backend(), Config())
+    monitor = build_monitor(OneHertzClock(live_backend()), Config())
     monitor.open()
     try:
         for _ in range(10):
             monitor.step()
         prof = cProfile.Profile()
-        for _ in range(100):
-            time.sleep(LIVE_PACE_S)
-            prof.enable()
+        prof.enable()
+        for _ in range(300):
             monitor.step()
-            prof.disable()
+        prof.disable()
     finally:
         monitor.close()
     out = io.StringIO()
