@@ -342,7 +342,7 @@ def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
     when memory never fell: no swings, only a rise such as a load before a leak).
 
     `seq` is memory over time, `(t, bytes)`. A swing is a trough and the peak after
-    it (the newest sample counts as a peak while it rises). Bursts on a leak climb
+    it. Bursts on a leak climb
     together: each peak above the one before, each trough above the one before, the
     troughs rising at the peaks' rate (within `CYCLE_RATE_RATIO`). Random batch sizes
     reach a new high now and then, but their troughs do not rise with their peaks
