@@ -282,6 +282,16 @@ def test_pcie_throughput_read_at_most_every_interval() -> None:
     assert fake.calls["nvmlDeviceGetPcieThroughput"] == 4
 
 
+def test_pcie_throughput_not_read_where_it_is_not_shown() -> None:
+    fake = FakeNVML([FakeGPU()])
+    backend = NvidiaBackend(fake, read_pcie=False)
+    backend.open()
+    d = only(backend.sample())
+    assert (d.pcie_tx_bytes_per_s, d.pcie_rx_bytes_per_s) == (None, None)
+    assert d.state is DeviceState.OK and d.used_bytes == 10 * GiB
+    assert fake.calls["nvmlDeviceGetPcieThroughput"] == 0
+
+
 def test_snapshot_clock() -> None:
     _, backend, _, _ = make()
     backend.open()

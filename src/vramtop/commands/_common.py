@@ -47,14 +47,19 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
         ) from None
 
 
-def live_backend(enricher: ProcessEnricher | None = None) -> GPUBackend:
+def live_backend(
+    enricher: ProcessEnricher | None = None, *, read_pcie: bool = True
+) -> GPUBackend:
     """The NVML backend, resolving PIDs in the same /proc as `enricher` (the host's
-    /proc mount inside a container) and not at all where they cannot be resolved."""
+    /proc mount inside a container) and not at all where they cannot be resolved.
+    `read_pcie` False where PCIe throughput is not shown (each read blocks ~20 ms)."""
     from vramtop.backends.nvidia import NvidiaBackend
 
     if enricher is None:
-        return NvidiaBackend()
-    return NvidiaBackend(procfs=enricher.procfs, resolve_pids=enricher.resolvable)
+        return NvidiaBackend(read_pcie=read_pcie)
+    return NvidiaBackend(
+        procfs=enricher.procfs, resolve_pids=enricher.resolvable, read_pcie=read_pcie
+    )
 
 
 def enrichment_settings(cfg: Config) -> EnrichmentSettings:
@@ -91,13 +96,16 @@ def build_monitor(
     return Monitor(backend, cfg, enricher=enricher)
 
 
-def build_live_monitor(cfg: Config, holder: ConfigHolder | None = None) -> Monitor:
+def build_live_monitor(
+    cfg: Config, holder: ConfigHolder | None = None, *, read_pcie: bool = True
+) -> Monitor:
     """NVML plus enrichment, both resolving PIDs the same way. With `holder`, a SIGHUP
     reload also reaches the enricher's intervals and the scraper's rules."""
     enricher = build_enricher(cfg)
     if holder is not None:
         holder.on_change(lambda new: reconfigure_enricher(enricher, new))
-    return build_monitor(live_backend(enricher), cfg, enricher=enricher)
+    backend = live_backend(enricher, read_pcie=read_pcie)
+    return build_monitor(backend, cfg, enricher=enricher)
 
 
 def reconfigure_enricher(enricher: ProcessEnricher, cfg: Config) -> None:
