@@ -755,8 +755,13 @@ class OOMPredictor:
             )
             if jump:
                 # One allocation that takes a large share of what was left: an event
-                # (a load, a pre-allocation, a bigger batch), not a trend.
+                # (a load, a pre-allocation, a bigger batch), not a trend. The envelope
+                # starts at the new level: a growth after it is measured from there,
+                # not against the floor from before the load.
                 self._episode = None
+                self._window.clear()
+                self._window.append((t, peak))
+                self._prev = (t, peak, phead - grow, peak, peak)
                 return False
             # A process that arrived on the sample before, small, and grows at once
             # (most of this rise is its own, and not a sliver of what it came with):
