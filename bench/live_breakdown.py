@@ -19,6 +19,7 @@ import io
 import json
 import pstats
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,12 @@ def pipeline(rows: list[Row], n: int, pids: list[int]) -> None:
     full = build_monitor(OneHertzClock(live_backend()), cfg)
     full.open()
     try:
+        steps = []
+        for _ in range(60):
+            t0 = time.perf_counter()
+            full.step()
+            steps.append((time.perf_counter() - t0) * 1000)
+        print(f"full steps, {n} processes (ms, in order):", " ".join(f"{x:.2f}" for x in steps))
         rows.append(
             Row(
                 f"engine step (full), {n} processes",

@@ -157,6 +157,7 @@ def spawn_cuda_children(n: int, mib: int = 64) -> list[subprocess.Popen[str]]:
 def raw_nvml_ms(pace_s: float = 0.0) -> float:
     import pynvml
 
+    print(f"raw NVML through {pynvml.__file__}", file=sys.stderr)
     pynvml.nvmlInit()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
 
