@@ -271,7 +271,13 @@ def live(rows: list[Row], with_peers: bool) -> None:
             rows.append(Row(f"vramtop engine sample, {n} processes, 0.1 s apart", eng_cold, "ms",
                             "live"))
             if with_peers:
-                peers(rows, n)
+                # In a child process: nvitop patches functions of the pynvml module it
+                # imports, which would change every later figure of this process.
+                out = subprocess.run([sys.executable, __file__, "--peers-only", str(n)],
+                                     capture_output=True, text=True, check=False)
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                rows.extend(Row(**r) for r in json.loads(out.stdout or "[]"))
         finally:
             for c in children:
                 c.kill()
@@ -293,8 +299,13 @@ def main() -> None:
     ap.add_argument("--peers", action="store_true", help="with --live: peers side by side")
     ap.add_argument("--samples", type=int, default=10_000, help="scale run length")
     ap.add_argument("--json", type=Path, help="write the rows as JSON")
+    ap.add_argument("--peers-only", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     rows: list[Row] = []
+    if args.peers_only is not None:
+        peers(rows, args.peers_only)
+        print(json.dumps([asdict(r) for r in rows]))
+        return
     replay_small(rows)
     replay_scale(rows, args.samples)
     replay_jsonl_throughput(rows)
