@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     monitor = (
         build_monitor(remote_backend(args.remote, cfg), cfg, enrich=False)
         if remote
-        # The `--once` table shows no PCIe throughput: do not wait ~40 ms to measure it.
-        else build_live_monitor(cfg, holder, read_pcie=not (args.once and not args.json))
+        # `--once` (table or JSON) shows no PCIe throughput: do not wait ~40 ms for it.
+        else build_live_monitor(cfg, holder, read_pcie=not args.once)
     )
     if args.once:
         info = monitor.open()
