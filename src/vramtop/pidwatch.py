@@ -38,11 +38,16 @@ class ExitWatch:
     """
 
     def __init__(self, budget: int | None = None) -> None:
-        self.available = hasattr(os, "pidfd_open") and hasattr(select, "poll")
         self._budget = _fd_budget() if budget is None else budget
         self._fd_of: dict[int, int] = {}
         self._pid_of: dict[int, int] = {}
-        self._poll = select.poll() if self.available else None
+        supported = hasattr(os, "pidfd_open") and hasattr(select, "poll")
+        self._poll = select.poll() if supported else None
+
+    @property
+    def available(self) -> bool:
+        """False where pidfds cannot be had here at all."""
+        return self._poll is not None
 
     def __len__(self) -> int:
         return len(self._fd_of)
@@ -61,7 +66,6 @@ class ExitWatch:
         except OSError as e:
             if e.errno in _NOT_HERE:
                 self.close()
-                self.available = False
                 self._poll = None
             return False
         self._fd_of[pid] = fd

@@ -44,6 +44,7 @@ from vramtop.backends.nvml_calls import (
     nvml_text,
 )
 from vramtop.backends.nvml_processes import (
+    ALL_LISTS,
     COMPUTE,
     PROCESS_LISTS,
     Merged,
@@ -409,30 +410,32 @@ class NvidiaBackend(GPUBackend):
             return ()
         return self._idents.processes(dev.index, merged, seen)
 
-    def _lists(self, dev: NvmlDevice, h: Any, *, per_mig: bool = False) -> list[tuple[int, Any]]:
-        """The compute, graphics and MPS lists of one handle, in that order."""
+    def _lists(
+        self, dev: NvmlDevice, h: Any, *, per_mig: bool = False, bits: int = ALL_LISTS
+    ) -> list[tuple[int, Any]]:
+        """The compute, graphics and MPS lists of one handle (those in `bits`), in
+        that order."""
         c = self._c
         return [
             (bit, c.process_list(dev, h, bit, mig_key if per_mig else key))
             for bit, key, mig_key, _name in PROCESS_LISTS
+            if bit & bits
         ]
 
     def _gpu_lists(self, dev: NvmlDevice, h: Any, used: int | None) -> list[tuple[int, Any]]:
         """The lists of a whole GPU: compute every sample; graphics and MPS when due."""
-        c = self._c
-        compute = c.process_list(dev, h, COMPUTE, "compute")
-        lists: list[tuple[int, Any]] = [(COMPUTE, compute)]
+        lists = self._lists(dev, h, bits=COMPUTE)
+        compute = lists[0][1]
         pids = frozenset(int(p.pid) for p in compute)
         unattributed = None
         if used is not None:
             unattributed = used - sum(p.usedGpuMemory or 0 for p in compute)
         if not self._side_lists_due(dev, pids, unattributed):
             return lists
-        for bit, key, _mig_key, _name in PROCESS_LISTS:
-            if bit != COMPUTE:
-                lists.append((bit, c.process_list(dev, h, bit, key)))
+        side = self._lists(dev, h, bits=ALL_LISTS & ~COMPUTE)
+        lists.extend(side)
         dev.side_at = self._clock()
-        dev.side_listed = any(entries for bit, entries in lists if bit != COMPUTE)
+        dev.side_listed = any(entries for _bit, entries in side)
         dev.side_compute_pids = pids
         dev.side_unattributed = unattributed
         return lists

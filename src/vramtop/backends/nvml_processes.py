@@ -21,6 +21,7 @@ from vramtop.security import is_same_user, sanitize
 
 # Process-list kinds, as bits so one PID can be several.
 COMPUTE, GRAPHICS, MPS = 1, 2, 4
+ALL_LISTS = COMPUTE | GRAPHICS | MPS
 #: (bit, key for the full GPU, key for MIG instance handles, pynvml function)
 PROCESS_LISTS = (
     (COMPUTE, "compute", "mig_compute", "nvmlDeviceGetComputeRunningProcesses"),
