@@ -761,7 +761,8 @@ class OOMPredictor:
                 self._episode = None
                 self._window.clear()
                 self._window.append((t, peak))
-                self._prev = (t, peak, phead - grow, peak, peak)
+                if self._prev is not None:  # this sample, as _step left it: floor raised
+                    self._prev = (t, peak, self._prev[2], peak, peak)
                 return False
             # A process that arrived on the sample before, small, and grows at once
             # (most of this rise is its own, and not a sliver of what it came with):
