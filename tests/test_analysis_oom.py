@@ -143,17 +143,10 @@ def test_oom_warning_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: float)
 #: Known misses, held-out H100 recordings that joined the tests after they were scored:
 #: at a 5 s refresh the fast plateau's alert is still standing one sample (5 s) after
 #: growth stopped, past the measure's 5 s grace.
-KNOWN_FALSE_ALARMS = {("plateau_fast.jsonl", 0.2)}
-
-
 @pytest.mark.parametrize("rate_hz", [2.0, 0.5, 0.2, 0.1])
 @pytest.mark.parametrize("tr", NO_OOM_RECORDINGS, ids=_id)
 def test_no_false_alarm_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: float) -> None:
-    false_alarms = sum(score.false_alarm_samples for score in _scores(tr, rate_hz))
-    if (Path(tr.path).name, rate_hz) in KNOWN_FALSE_ALARMS:
-        assert false_alarms > 0, "fixed: take it out of KNOWN_FALSE_ALARMS"
-        return
-    assert false_alarms == 0
+    assert sum(score.false_alarm_samples for score in _scores(tr, rate_hz)) == 0
 
 
 # --- the same predictions through `vramtop replay FILE --jsonl --rate 1` ---------------------

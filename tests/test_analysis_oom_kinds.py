@@ -225,6 +225,38 @@ def test_a_regular_leak_that_stops_clears_on_the_first_flat_sample() -> None:
     assert by_t[85.0] is None
 
 
+def test_growth_stopping_between_two_slow_samples_clears_on_the_partial_rise() -> None:
+    """Sampled every 5 s, a 600 MB/s leak stops 0.2 s after a sample: the next sample still
+    shows a small rise (0.12 GB where each step was 3 GB), which ends the rhythm at once
+    rather than one sample (5 s) later."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: 60 * GB, 2: 0.7 * GB + 600 * MB * min(max(0.0, t - 10), 35.2)}
+
+    samples = _series(70, 5.0, procs)
+    _, preds = _run(samples)
+    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    assert by_t[45.0] is not None and by_t[45.0].alert
+    assert by_t[50.0] is None
+    assert by_t[55.0] is None
+
+
+def test_a_rhythm_slowing_to_smaller_steps_keeps_warning() -> None:
+    """Every second 1 GB, then a slow leak of 80 MB per second: the first small rise (under
+    a fifth of every step before) is taken as the end of the fast growth, and the smaller
+    steps that follow are the new rhythm, which warns again at once."""
+
+    def used(t: float) -> float:
+        return 0.7 * GB + 1 * GB * min(max(0.0, t - 10), 12.0) + 80 * MB * max(0.0, t - 22)
+
+    samples = _series(60, 1.0, lambda t: {1: 55 * GB, 2: used(t)})
+    _, preds = _run(samples)
+    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    assert by_t[22.0] is not None and by_t[22.0].alert
+    assert by_t[23.0] is None
+    assert all(by_t[float(t)] is not None for t in range(25, 60)), "the slow leak warns"
+
+
 def test_irregular_steps_pausing_within_their_rhythm_keep_warning() -> None:
     """Steps every 1-4 s: a 4 s pause is their rhythm, not a stop."""
     gaps = [1, 2, 1, 3, 1, 1, 4, 2, 1, 3, 1, 2, 4, 1, 1, 2, 3, 1, 4, 2]

@@ -133,7 +133,10 @@ RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting 
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
 STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in progress ...
+STALL_RHYTHM_MIN_GAPS = 4  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
+STALL_RHYTHM_SPAN_S = 20.0  # ... at a slow refresh a rise per sample averages many steps)
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
+STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
 RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
@@ -896,21 +899,7 @@ class OOMPredictor:
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
-        longest = max(ep.gaps) if ep.gaps else dt
-        pause = t - ep.rises[-1][0]
-        stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
-        if (
-            pause > 0
-            and pause + dt > longest + 1e-9
-            and len(ep.gaps) >= STALL_RHYTHM_GAPS
-            and _cv2_classic(ep.gaps[-CV_ARRIVALS:]) <= STALL_REGULAR_CV2
-        ):
-            # Once a regular rhythm is known (a leak rising every sample or so), a gap
-            # already longer (counting the sample still to come) than every one of its
-            # gaps says it stopped: as likely as one gap in n + 1 being the longest
-            # (Laplace). Irregular steps have long pauses now and then; for them the
-            # exponential decay above says how long is too long.
-            stall = min(stall, 1 / (len(ep.gaps) + 1))
+        stall = self._stall(ep, t, dt)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -944,6 +933,44 @@ class OOMPredictor:
             capped=capped,
             alert=(not capped) and low <= s.warning_seconds,
         )
+
+    @staticmethod
+    def _stall(ep: _Episode, t: float, dt: float) -> float:
+        """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
+
+        The confidence decays once the pause exceeds the longest gap seen. Once a
+        regular rhythm is known (a leak rising at every sample or so; `STALL_RHYTHM_GAPS`
+        gaps, or at a slow refresh fewer, each of one sample, spanning
+        `STALL_RHYTHM_SPAN_S`), a gap already
+        longer (counting the sample still to come) than every one of its gaps says it
+        stopped: as likely as one gap in n + 1 being the longest (Laplace). On such a
+        rhythm, a newest rise under a fifth of its smallest step is growth that stopped
+        within that interval (a leak ending between two samples), so the pause runs
+        from the rise before it. Irregular steps have long pauses now and then; for
+        them the exponential decay says how long is too long.
+        """
+        longest = max(ep.gaps) if ep.gaps else dt
+        last = ep.rises[-1][0]
+        pause = t - last
+        stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
+        gaps = ep.gaps[-CV_ARRIVALS:]
+        known = len(gaps) >= STALL_RHYTHM_GAPS or (
+            len(gaps) >= STALL_RHYTHM_MIN_GAPS
+            and sum(gaps) >= STALL_RHYTHM_SPAN_S
+            and max(gaps) < 1.5 * dt
+        )
+        if not known or _cv2_classic(gaps) > STALL_REGULAR_CV2:
+            return stall
+        steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
+        if (
+            steps
+            and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps)
+            and _cv2_classic(steps) <= STALL_REGULAR_CV2
+        ):
+            pause = t - ep.rises[-2][0]
+        if pause > 0 and pause + dt > longest + 1e-9:
+            stall = min(stall, 1 / (len(ep.gaps) + 1))
+        return stall
 
     @staticmethod
     def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float:
