@@ -271,6 +271,38 @@ def test_irregular_steps_pausing_within_their_rhythm_keep_warning() -> None:
     assert after and all(x is not None and x.alert for x in after)
 
 
+def _steps_with_a_long_pause(resume_gb: float) -> list[Sample]:
+    """0.5 GB steps every 1-3 s from t=10 to 30, a 14 s pause (longer than the growth's
+    rest), then one step of `resume_gb` at t=44; 8 GB free before the growth."""
+    times = [10.0, 11.0, 13.0, 14.0, 17.0, 18.0, 20.0, 22.0, 23.0, 26.0, 27.0, 30.0]
+
+    def procs(t: float) -> dict[int, float]:
+        grown = 0.5 * GB * sum(1 for x in times if x <= t) + (resume_gb * GB if t >= 44 else 0)
+        return {1: TOTAL - 8.7 * GB, 2: 0.7 * GB + grown}
+
+    return _series(50, 1.0, procs)
+
+
+def test_irregular_steps_resuming_after_a_long_pause_warn_again_at_once() -> None:
+    """The pause clears the alert, but a step as big as the others resumes the same growth:
+    its evidence stands, so the resuming sample warns."""
+    samples = _steps_with_a_long_pause(0.5)
+    _, preds = _run(samples)
+    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    assert by_t[30.0] is not None and by_t[30.0].alert
+    assert by_t[43.0] is None, "the pause cleared it"
+    assert by_t[44.0] is not None and by_t[44.0].alert
+
+
+def test_a_smaller_step_after_a_long_pause_starts_afresh() -> None:
+    """A high-water mark rises ever more rarely by ever smaller steps: one small rise after
+    a long pause is not the old growth resumed, and alone it warns of nothing."""
+    samples = _steps_with_a_long_pause(0.1)
+    _, preds = _run(samples)
+    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    assert by_t[44.0] is None and by_t[50.0] is None
+
+
 # --- a change of rate without a new process -----------------------------------------------
 
 

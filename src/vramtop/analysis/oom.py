@@ -138,6 +138,7 @@ STALL_RHYTHM_SPAN_S = 20.0  # ... at a slow refresh a rise per sample averages m
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
+DORMANT_SPAN_FACTOR = 2.0  # ... or later, after a pause of at most this x its duration (_resumed)
 RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
 RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
 RANGE_Z = 1.0  # the range spans one standard deviation either way
@@ -540,6 +541,7 @@ class OOMPredictor:
         # The previous sample: t, peak, headroom, floor, level.
         self._prev: tuple[float, float, float, float, float] | None = None
         self._episode: _Episode | None = None
+        self._dormant: _Episode | None = None  # a quiet growth that paused past its rest
         self._sizes: dict[ProcessIdentity, float] = {}
         self._offset = 0.0  # memory brought by processes at their first known size
         self._present: set[ProcessIdentity] = set()
@@ -665,7 +667,7 @@ class OOMPredictor:
             # A process left and took its memory with it: the picture starts afresh.
             self._window.clear()
             self._prev = None
-            self._episode = None
+            self._episode = self._dormant = None
             self._offset = 0.0
             appeared = 0.0
             if self._pelt is not None:
@@ -761,7 +763,7 @@ class OOMPredictor:
                 # (a load, a pre-allocation, a bigger batch), not a trend. The envelope
                 # starts at the new level: a growth after it is measured from there,
                 # not against the floor from before the load.
-                self._episode = None
+                self._episode = self._dormant = None
                 self._window.clear()
                 self._window.append((t, peak))
                 if self._prev is not None:  # this sample, as _step left it: floor raised
@@ -778,6 +780,9 @@ class OOMPredictor:
             fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
             if fresh and ep is not None and len(ep.rises) < MIN_RISES:
                 ep = None  # what came before it was not a trend yet: start from here
+            if ep is None and self._dormant is not None:
+                ep = self._episode = self._resumed(self._dormant, t, grow, appeared)
+                self._dormant = None
             if ep is None:
                 ep = self._episode = _Episode(
                     t0=pt,
@@ -792,7 +797,7 @@ class OOMPredictor:
                 ep.fresh = fresh
             ep.add_rise(t, grow, peak)
         elif grow < -max(noise, 0.02 * total):
-            self._episode = None  # memory was given back: this growth is over
+            self._episode = self._dormant = None  # memory was given back: growth is over
             return False
         if ep is None:
             return False
@@ -812,9 +817,32 @@ class OOMPredictor:
         )
         quiet = ep.spread0 <= peak - ep.level0
         if pause > (max(limit, rest) if quiet else limit):
-            self._episode = None  # growth stopped
+            self._episode = None  # growth stopped, or rests longer than it did before
+            self._dormant = ep if quiet else None
             return False
         return pause <= limit
+
+    @staticmethod
+    def _resumed(dormant: _Episode, t: float, grow: float, appeared: float) -> _Episode | None:
+        """The dormant growth again, if this rise resumes it; else None (a new growth).
+
+        Irregular allocator steps pause now and then for longer than their gaps so far
+        suggested. Growth that resumes with a step at least as big as its typical one,
+        nothing given back and no process arrived in between, after a pause no longer
+        than `DORMANT_SPAN_FACTOR` times what it had grown for, is the same growth: its
+        evidence stands, and the pause joins its gaps (later pauses of that length are
+        its rhythm). A caching allocator's high-water mark rises ever more rarely by
+        ever smaller steps: its next rise starts afresh.
+        """
+        last = dormant.rises[-1][0]
+        if (
+            appeared > 0
+            or dormant.arrived_t > last
+            or grow < dormant.median_rise()
+            or t - last > DORMANT_SPAN_FACTOR * (last - dormant.t0)
+        ):
+            return None
+        return dormant
 
     # --- the prediction -------------------------------------------------------------------
 
