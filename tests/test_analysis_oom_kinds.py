@@ -303,6 +303,27 @@ def test_a_smaller_step_after_a_long_pause_starts_afresh() -> None:
     assert by_t[44.0] is None and by_t[50.0] is None
 
 
+def test_a_staircase_of_loads_warns_only_when_its_next_load_cannot_fit() -> None:
+    """Nine 4.8 GB loads 9.6 s apart, ending 3.2 GB short of full (a server loading
+    models): big equal steps with flat samples between them are loads, not a leak. No
+    alert while the next load still fits; after the last one (the next would not fit),
+    an alert clears once the rhythm's next load is overdue."""
+    step, gap, n = 4.8 * GB, 9.6, 9
+    first = 20.0
+    last = first + (n - 1) * gap
+    ballast = TOTAL - 3.2 * GB - n * step - 0.7 * GB
+
+    def procs(t: float) -> dict[int, float]:
+        loads = sum(1 for i in range(n) if first + i * gap <= t)
+        return {1: ballast, 2: 0.7 * GB + loads * step}
+
+    samples = _series(last + 30, 1.0, procs)
+    _, preds = _run(samples)
+    alerts = [t for (t, _), x in zip(samples, preds, strict=True) if x is not None and x.alert]
+    assert all(t >= last for t in alerts), alerts
+    assert all(t <= last + gap + 1.0 for t in alerts), alerts
+
+
 # --- a change of rate without a new process -----------------------------------------------
 
 

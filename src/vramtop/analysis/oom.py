@@ -56,7 +56,7 @@ sample it answers two questions:
      next flat sample), and it starts its own episode when what came before was
      not yet a trend. Growth in big steps
      (>= 2% of the GPU each) with flat samples between them is a staircase of
-     loads and counts half.
+     loads and counts about a third.
    - **consistency**: the floor must rise with the peak (`_floor_ratio`: the
      lowest memory over the last few gaps between rises against the peak's rise
      up to then); peaks that rise while the floor stays flat, or a floor far
@@ -160,7 +160,7 @@ CHANGE_MIN_ARRIVALS = 4.0  # ... over a window that holds this many arrivals, on
 CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in the null
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
-LUMPY_FACTOR = 0.5  # ... such a staircase of loads counts as half the evidence
+LUMPY_FACTOR = 0.35  # ... such a staircase of loads counts as about a third of the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
 CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
 CONSISTENCY_FULL = 0.7  # floor rise / peak rise (either way) at which consistency is complete
