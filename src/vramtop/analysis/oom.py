@@ -321,8 +321,17 @@ def _cv2_classic(xs: Sequence[float]) -> float:
     mean = sum(xs) / len(xs)
     if mean <= 0:
         return CV2_MAX
-    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
-    return min(CV2_MAX, var / (mean * mean))
+    return min(CV2_MAX, sum((x / mean - 1) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def _effective_count(xs: Sequence[float]) -> float:
+    """(sum x)^2 / sum x^2: how many equal values carry the same total (scaled by the
+    largest, so that huge byte counts cannot overflow)."""
+    big = max(xs, default=0.0)
+    if big <= 0:
+        return 0.0
+    scaled = [x / big for x in xs]
+    return sum(scaled) ** 2 / sum(x * x for x in scaled)
 
 
 def _trimmed(xs: Sequence[float]) -> list[float]:
@@ -499,8 +508,10 @@ def _changepoint(
     length (the null: how much such a window varies while nothing changes).
 
     - Where a process arrived during the growth (`arrived_t`), the rate may well have
-      changed there: one increment `CHANGE_Z_NEW` robust deviations away widens the
-      range, two confirm.
+      changed there: one increment `CHANGE_Z_NEW` robust deviations away, or at a
+      rate `REGIME_RATE_RATIO` times faster or slower than before (a load by one
+      process, then a leak in another: too short a past for deviations), widens the
+      range; two confirm.
     - Anywhere else, the last m increments (m = 2..`CHANGE_MAX_M`) must lie
       `CHANGE_Z` deviations away and beyond the older windows, and still
       `CHANGE_Z_NEW` away with the kink one arrival earlier: a lull after a burst of
@@ -510,10 +521,18 @@ def _changepoint(
     if arrived_t is not None:
         k = max((i for i, p in enumerate(win) if p[0] <= arrived_t + 1e-9), default=-1)
         m = n - 1 - k
-        if k >= ARRIVAL_MIN_NULL and m >= 1:
-            z = _deviation(win, k, k, beyond=False, min_null=ARRIVAL_MIN_NULL)
-            if abs(z) >= CHANGE_Z_NEW:
-                r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
+        if k >= 1 and m >= 1:
+            r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
+            r_old = (win[k][1] - win[0][1]) / (win[k][0] - win[0][0])
+            other_regime = r_old > 0 and not (
+                1 / REGIME_RATE_RATIO < r_new / r_old < REGIME_RATE_RATIO
+            )
+            z = (
+                _deviation(win, k, k, beyond=False, min_null=ARRIVAL_MIN_NULL)
+                if k >= ARRIVAL_MIN_NULL
+                else 0.0
+            )
+            if other_regime or abs(z) >= CHANGE_Z_NEW:
                 return k, r_new, m >= 2
     best: tuple[float, int, float] | None = None
     for m in range(2, CHANGE_MAX_M + 1):
@@ -862,9 +881,7 @@ class OOMPredictor:
             return None
         sizes = sorted(size for _, size in ep.rises)
         cap = RISE_CAP_VS_MEDIAN * sizes[len(sizes) // 2]
-        capped_sizes = [min(x, cap) for x in sizes]
-        sq = sum(x * x for x in capped_sizes)
-        n_eff = sum(capped_sizes) ** 2 / sq if sq > 0 else 0.0
+        n_eff = _effective_count([min(x, cap) for x in sizes])
         # A process that arrived and grew at once: its start is the growth's first step,
         # so on a quiet series one small rise of it is as much a trend as two of
         # anything else; it counts as one more rise of evidence throughout.
@@ -1001,8 +1018,9 @@ class OOMPredictor:
         return stall
 
     @staticmethod
-    def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float:
-        """How much the floor rose since `since`, per byte the peak rose.
+    def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float | None:
+        """How much the floor rose since `since`, per byte the peak rose (None when the
+        peak has not risen up to a window ago: too young to judge).
 
         The floor now is the lowest sample over the last few gaps between rises (a
         sawtooth's trough, a leak itself), the floor then the lowest over as long a
@@ -1019,7 +1037,7 @@ class OOMPredictor:
         # with the peak's rise up to then.
         growth = ep.level_at(t - w + dt) - start.peak
         if growth <= 0:
-            return 0.0
+            return None
         recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
         # ... and the floor then over as long a window around `since` (after it, too:
         # a process that arrived at the top of a burst shows its trough only then).
@@ -1138,7 +1156,12 @@ class OOMPredictor:
         # process's overshoot, E[X^2] / 2E[X]; half a step for equal steps). Only steps
         # the sampling resolves count: a rise in every sample is many smaller ones.
         resolved = max(0.0, 1.0 - dt / max(_median(gaps), dt)) if gaps else 0.0
-        overshoot = resolved * sum(x * x for x in incs) / (2 * total) if total > 0 else 0.0
+        big = max(incs)
+        overshoot = (
+            resolved * big * sum((x / big) ** 2 for x in incs) / (2 * total / big)
+            if total > 0
+            else 0.0
+        )
         # Log-spreads: the rate measured over k rises is off by about cv / sqrt(k) (plus
         # unmodelled drift); the k_f rises still to come before full take their own
         # time, off by cv / sqrt(k_f). The two are independent.
@@ -1174,7 +1197,11 @@ class OOMPredictor:
         then was a low phase the peak never left (randomness, not a leak).
         """
         r = self._floor_ratio(ep, t, max(ep.t0, since), dt, peak)
-        ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r > 0 else 0.0
+        if r is None and since > ep.t0:
+            # A rate window just re-based at a change of rate: the floor over the whole
+            # growth says more than its first few samples.
+            r = self._floor_ratio(ep, t, ep.t0, dt, peak)
+        ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r is not None and r > 0 else 0.0
         # Per-process evidence: a process the phase detector sees GROWING, holding most
         # of this episode's growth, is a floor that rises.
         growth = peak - ep.level_at(since)
