@@ -1041,9 +1041,12 @@ class OOMPredictor:
         recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
         # ... and the floor then over as long a window around `since` (after it, too:
         # a process that arrived at the top of a burst shows its trough only then).
+        # Where the rate window starts at a change of rate, what came before it is
+        # another regime (a load before a leak), not this growth's floor.
         then_end = max(start.t, min(start.t + w, t - w))
-        then = [p.used for p in ep.between(start.t - w, then_end)]
-        then += [v for tb, v in ep.before if tb >= start.t - w - 1e-9]
+        then_start = start.t if since > ep.t0 else start.t - w
+        then = [p.used for p in ep.between(then_start, then_end)]
+        then += [v for tb, v in ep.before if tb >= then_start - 1e-9]
         if not recent or not then:
             return 0.0
         return (min(recent) - min(then)) / growth
@@ -1196,10 +1199,11 @@ class OOMPredictor:
         batches reaching new highs over a flat floor, and far above 1 when the floor
         then was a low phase the peak never left (randomness, not a leak).
         """
-        r = self._floor_ratio(ep, t, max(ep.t0, since), dt, peak)
-        if r is None and since > ep.t0:
-            # A rate window just re-based at a change of rate: the floor over the whole
-            # growth says more than its first few samples.
+        base = max(ep.t0, since)
+        r = self._floor_ratio(ep, t, base, dt, peak)
+        if r is None and base > ep.t0:
+            # A rate window just re-based at a change of rate, whose peak has not risen
+            # up to a window ago: the floor over the whole growth says more.
             r = self._floor_ratio(ep, t, ep.t0, dt, peak)
         ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r is not None and r > 0 else 0.0
         # Per-process evidence: a process the phase detector sees GROWING, holding most
