@@ -324,14 +324,11 @@ def _cv2_classic(xs: Sequence[float]) -> float:
     return min(CV2_MAX, sum((x / mean - 1) ** 2 for x in xs) / (len(xs) - 1))
 
 
-def _effective_count(xs: Sequence[float]) -> float:
-    """(sum x)^2 / sum x^2: how many equal values carry the same total (scaled by the
-    largest, so that huge byte counts cannot overflow)."""
-    big = max(xs, default=0.0)
-    if big <= 0:
-        return 0.0
-    scaled = [x / big for x in xs]
-    return sum(scaled) ** 2 / sum(x * x for x in scaled)
+def _size_weighted_mean(xs: Sequence[float]) -> float:
+    """sum x^2 / sum x: the mean of values weighted by their size (0.0 for none), as
+    terms that cannot overflow however large the byte counts."""
+    total = sum(xs)
+    return sum(x * (x / total) for x in xs) if total > 0 else 0.0
 
 
 def _trimmed(xs: Sequence[float]) -> list[float]:
@@ -881,7 +878,9 @@ class OOMPredictor:
             return None
         sizes = sorted(size for _, size in ep.rises)
         cap = RISE_CAP_VS_MEDIAN * sizes[len(sizes) // 2]
-        n_eff = _effective_count([min(x, cap) for x in sizes])
+        capped_sizes = [min(x, cap) for x in sizes]
+        weighted = _size_weighted_mean(capped_sizes)
+        n_eff = sum(capped_sizes) / weighted if weighted > 0 else 0.0
         # A process that arrived and grew at once: its start is the growth's first step,
         # so on a quiet series one small rise of it is as much a trend as two of
         # anything else; it counts as one more rise of evidence throughout.
@@ -986,9 +985,9 @@ class OOMPredictor:
         The confidence decays once the pause exceeds the longest gap seen. Once a
         regular rhythm is known (a leak rising at every sample or so; `STALL_RHYTHM_GAPS`
         gaps, or at a slow refresh fewer, each of one sample, spanning
-        `STALL_RHYTHM_SPAN_S`), a gap already
-        longer (counting the sample still to come) than every one of its gaps says it
-        stopped: as likely as one gap in n + 1 being the longest (Laplace). On such a
+        `STALL_RHYTHM_SPAN_S`), a gap already longer (counting the sample still to come)
+        than every one of its gaps says it stopped: as likely as one gap in n + 1 being
+        the longest (Laplace). On such a
         rhythm, a newest rise under a fifth of its smallest step is growth that stopped
         within that interval (a leak ending between two samples), so the pause runs
         from the rise before it. Irregular steps have long pauses now and then; for
@@ -1159,12 +1158,7 @@ class OOMPredictor:
         # process's overshoot, E[X^2] / 2E[X]; half a step for equal steps). Only steps
         # the sampling resolves count: a rise in every sample is many smaller ones.
         resolved = max(0.0, 1.0 - dt / max(_median(gaps), dt)) if gaps else 0.0
-        big = max(incs)
-        overshoot = (
-            resolved * big * sum((x / big) ** 2 for x in incs) / (2 * total / big)
-            if total > 0
-            else 0.0
-        )
+        overshoot = resolved * _size_weighted_mean(incs) / 2
         # Log-spreads: the rate measured over k rises is off by about cv / sqrt(k) (plus
         # unmodelled drift); the k_f rises still to come before full take their own
         # time, off by cv / sqrt(k_f). The two are independent.
