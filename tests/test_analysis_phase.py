@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from vramtop.analysis.phase import PhaseDetector, PhaseParams, classify_rates
 from vramtop.analysis.trends import TrendTracker, allocation_rate, ema_rate, theil_sen
-from vramtop.model import Phase
+from vramtop.model import STABLE_UNKNOWN, Phase, PhaseState
 
 MB = 1_000_000
 
@@ -118,3 +119,101 @@ def test_trends_never_raise(samples: list[tuple[float, float | None]]) -> None:
     theil_sen(pts)
     ema_rate(pts)
     allocation_rate(pts, 10.0)
+
+
+# --- the detector against a plain re-statement of the baseline ---------------------------
+
+
+class _ReferenceDetector:
+    """The baseline as first written: every rate classified by `classify_rates`, no
+    shortcut for windows of zeros, the clamps as min/max."""
+
+    def __init__(self, params: PhaseParams) -> None:
+        self.params = params
+        self.rates: deque[float] = deque(maxlen=params.window)
+        self.last: tuple[float, float] | None = None
+        self.phase = Phase.STABLE
+        self.duration = 0
+        self.candidate: Phase | None = None
+        self.count = 0
+        self.ema: float | None = None
+        self.state = STABLE_UNKNOWN
+
+    def update(self, t: float, v: float | None) -> PhaseState:
+        if v is None or not math.isfinite(t) or not math.isfinite(v):
+            return self.state
+        if self.last is None:
+            self.last = (t, v)
+            return self.state
+        t0, v0 = self.last
+        if t - t0 <= 0:
+            self.last = (max(t, t0), v)
+            return self.state
+        self.last = (t, v)
+        rate = (v - v0) / (t - t0) / MB
+        if not math.isfinite(rate):
+            return self.state
+        self.rates.append(rate)
+        a = self.params.ema_alpha
+        self.ema = rate if self.ema is None else a * rate + (1 - a) * self.ema
+        if len(self.rates) < 3:
+            self.state = PhaseState(Phase.STABLE, 0, self.ema * MB, 0.0)
+            return self.state
+        raw, variance = classify_rates(self.rates, self.params)
+        if raw == self.phase:
+            self.candidate, self.count = None, 0
+            self.duration += 1
+        elif raw == self.candidate:
+            self.count += 1
+            if self.count >= self.params.hysteresis:
+                self.phase, self.duration, self.candidate, self.count = raw, self.count, None, 0
+            else:
+                self.duration += 1
+        else:
+            self.candidate, self.count = raw, 1
+            self.duration += 1
+        confidence = min(1.0, self.duration / 30.0) * (1.0 / (1.0 + variance / 100.0))
+        if not math.isfinite(confidence):
+            confidence = 0.0
+        self.state = PhaseState(
+            self.phase,
+            self.duration,
+            self.ema * MB,
+            min(1.0, max(0.0, confidence)),
+            variance if math.isfinite(variance) else 0.0,
+        )
+        return self.state
+
+
+# Runs of unchanged values (the detector's shortcut for windows of zeros) between
+# arbitrary ones, repeated and backwards times, with small and default windows.
+_runs = st.lists(
+    st.tuples(
+        st.one_of(_val, st.integers(0, 3).map(float)),
+        st.integers(1, 15),
+        st.sampled_from([1.0, 0.5, 0.0, -1.0, 2.0]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _runs,
+    st.sampled_from(
+        [
+            PhaseParams(),
+            PhaseParams(window=3, hysteresis=1),
+            PhaseParams(noise_floor_mb=0.0, variance_threshold=0.0),
+        ]
+    ),
+)
+def test_detector_matches_the_reference(
+    runs: list[tuple[float | None, int, float]], params: PhaseParams
+) -> None:
+    fast, slow = PhaseDetector(params), _ReferenceDetector(params)
+    t = 0.0
+    for value, repeat, step in runs:
+        for _ in range(repeat):
+            t += step
+            assert fast.update(t, value) == slow.update(t, value)

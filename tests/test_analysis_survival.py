@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from vramtop.analysis.survival import (
     Workload,
     classify_workload,
     estimate_peak,
+    observed_peak,
     predict_survival,
     survival_for_gpu,
 )
@@ -28,6 +31,7 @@ from vramtop.model import (
     ProcessIdentity,
     ProcessInfo,
     ServerMetrics,
+    SurvivalPrediction,
     Verdict,
 )
 from vramtop.trace import Trace, TraceDevice, TraceHeader
@@ -322,3 +326,63 @@ def test_engine_fills_survival_and_breakdown() -> None:
     # 32 + 50 GB of peaks on an 80 GB GPU: the stable process is OK -> TIGHT.
     assert flat.survival is not None and flat.survival.verdict is Verdict.TIGHT
     assert flat.breakdown is None  # nothing known about its weights
+
+
+_ESCALATED = {Verdict.OK: Verdict.TIGHT, Verdict.TIGHT: Verdict.OOM, Verdict.OOM: Verdict.OOM}
+
+
+def _reference_for_gpu(
+    inputs: list[SurvivalInput], free: int | None, total: int | None
+) -> list[SurvivalPrediction]:
+    """Collective pressure as first written: per-process verdicts, then a second pass
+    over the observed peaks, then each verdict escalated."""
+    verdicts = [predict_survival(i, gpu_free_bytes=free, gpu_total_bytes=total) for i in inputs]
+    if not total or total <= 0:
+        return verdicts
+    peaks = 0
+    for inp, v in zip(inputs, verdicts, strict=True):
+        own = max(inp.used_bytes or 0, observed_peak(inp) or 0)
+        peaks += max(v.estimated_peak_bytes or 0, own)
+    if peaks <= total:
+        return verdicts
+    return [
+        replace(v, verdict=_ESCALATED[v.verdict], reason=v.reason + "; GPU overcommitted")
+        for v in verdicts
+    ]
+
+
+_bytes = st.one_of(st.none(), st.integers(-(2**36), 2**37))
+_deep_stats = st.one_of(
+    st.none(),
+    st.builds(
+        lambda a, r, p: DeepStats("pytorch", 0, a, a + r, a, a, a + r + p),
+        st.integers(0, 2**35),
+        st.integers(0, 2**35),
+        st.integers(-(2**30), 2**35),
+    ),
+)
+_inputs = st.builds(
+    SurvivalInput,
+    _bytes,
+    st.sampled_from(list(Phase)),
+    _bytes,
+    st.one_of(st.none(), st.sampled_from(["vllm", "sglang", "ollama", "jax", "pytorch", "JAX"])),
+    st.sampled_from([(), ("python", "train.py", "--optim", "sgd"), ("serve", "-c", "65536")]),
+    _bytes,
+    st.one_of(st.none(), st.builds(_server, kv_cache_usage=st.sampled_from([0.5, 0.95, 1.0]))),
+    _deep_stats,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_inputs, max_size=6), _bytes, st.one_of(st.none(), st.integers(-5, 2**38)))
+def test_survival_for_gpu_matches_the_two_pass_reference(
+    inputs: list[SurvivalInput], free: int | None, total: int | None
+) -> None:
+    assert survival_for_gpu(inputs, gpu_free_bytes=free, gpu_total_bytes=total) == (
+        _reference_for_gpu(inputs, free, total)
+    )
+    for inp in inputs:
+        v = predict_survival(inp, gpu_free_bytes=free, gpu_total_bytes=total)
+        if v.multiplier is not None:
+            assert (v.estimated_peak_bytes, v.multiplier) == estimate_peak(inp)

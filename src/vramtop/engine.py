@@ -15,12 +15,12 @@ from vramtop.analysis import pelt
 from vramtop.analysis.breakdown import estimate_breakdown
 from vramtop.analysis.oom import OOMPredictor, OOMSettings
 from vramtop.analysis.phase import PhaseDetector, PhaseParams
-from vramtop.analysis.survival import SurvivalInput, survival_for_gpu
+from vramtop.analysis.survival import SurvivalInput, new_survival_input, survival_for_gpu
 from vramtop.backends.base import GPUBackend
 from vramtop.backends.replay import ReplayBackend
 from vramtop.config import Config
 from vramtop.errors import BackendError
-from vramtop.frame import Frame, GPUView, ProcessView, ReplayStatus
+from vramtop.frame import Frame, GPUView, ReplayStatus, new_process_view
 from vramtop.history import History
 from vramtop.model import (
     BackendInfo,
@@ -269,44 +269,54 @@ class Monitor:
 
         pairs: list[tuple[GPUProcess, PhaseState]] = []
         surv_inputs: list[SurvivalInput] = []
-        peaks: list[int | None] = []
-        proc_infos: list[ProcessInfo | None] = []
+        rows: list[tuple[GPUProcess, PhaseState, int | None, ProcessInfo | None]] = []
         previous_starts = self._pid_starttime.get(gkey, {})
         starts: dict[int, int | None] = {}
+        history = self._proc_history
+        detectors = self._proc_phase
         for proc in dev.processes:
-            key = (gkey, proc.pid, proc.starttime)
+            pid, start, used = proc.pid, proc.starttime, proc.used_bytes
+            key = (gkey, pid, start)
             # A recycled PID (same pid, new starttime) is a new process: start afresh.
-            prev_start = previous_starts.get(proc.pid, proc.starttime)
-            if prev_start != proc.starttime:
-                old = (gkey, proc.pid, prev_start)
-                self._proc_history.drop(old)
-                self._proc_phase.pop(old, None)
-            starts[proc.pid] = proc.starttime
+            prev_start = previous_starts.get(pid, start)
+            if prev_start != start:
+                old = (gkey, pid, prev_start)
+                history.drop(old)
+                detectors.pop(old, None)
+            starts[pid] = start
             live_keys.add(key)
-            detector = self._proc_phase.get(key)
+            detector = detectors.get(key)
             if detector is None:
-                detector = self._proc_phase[key] = PhaseDetector(params)
-            if proc.used_bytes is not None:
-                self._proc_history.record(key, t, proc.used_bytes)
-                state = detector.update(t, proc.used_bytes)
+                detector = detectors[key] = PhaseDetector(params)
+            if used is not None:
+                peak: float | None = history.record(key, t, used)
+                state = detector.update(t, used)
             else:
+                peak = history.peak(key)
                 state = detector.state
+            peak_bytes = int(peak) if peak is not None else None
             pairs.append((proc, state))
-            peak = self._proc_history.peak(key)
-            peaks.append(int(peak) if peak is not None else None)
             info = infos.get(proc.identity) if infos else None
-            proc_infos.append(info)
-            surv_inputs.append(
-                SurvivalInput(
-                    used_bytes=proc.used_bytes,
-                    phase=state.phase,
-                    peak_bytes=peaks[-1],
-                    framework=info.framework if info else None,
-                    cmdline=(info.cmdline if info and info.cmdline else proc.cmdline),
-                    weights_bytes=info.weights_bytes if info else None,
-                    server=info.server if info else None,
+            rows.append((proc, state, peak_bytes, info))
+            if info is None:
+                surv_inputs.append(
+                    new_survival_input(
+                        used, state.phase, peak_bytes, None, proc.cmdline, None, None, None
+                    )
                 )
-            )
+            else:
+                surv_inputs.append(
+                    new_survival_input(
+                        used,
+                        state.phase,
+                        peak_bytes,
+                        info.framework,
+                        info.cmdline or proc.cmdline,
+                        info.weights_bytes,
+                        info.server,
+                        info.deep,
+                    )
+                )
         self._pid_starttime[gkey] = starts
 
         gdet = self._gpu_phase.get(gkey)
@@ -335,32 +345,26 @@ class Monitor:
         if predictor.pelt_phase is not None:
             gphase = predictor.pelt_phase  # PELT's latest segment refines the GPU's phase
         verdicts = survival_for_gpu(
-            surv_inputs,
-            gpu_free_bytes=dev.free_bytes,
-            gpu_total_bytes=dev.total_bytes,
-            deep=[i.deep if i else None for i in proc_infos],
+            surv_inputs, gpu_free_bytes=dev.free_bytes, gpu_total_bytes=dev.total_bytes
         )
         total = dev.total_bytes
+        index, uuid, uid = dev.index, dev.uuid, self._uid
         views = [
-            ProcessView(
-                process=proc,
-                gpu_index=dev.index,
-                gpu_uuid=dev.uuid,
-                phase=state,
-                share=proc.used_bytes / total if proc.used_bytes is not None and total else None,
-                own=proc.uid is not None and proc.uid == self._uid,
-                peak_bytes=peak,
-                info=info,
-                survival=verdict,
-                breakdown=estimate_breakdown(
-                    proc.used_bytes,
-                    info.weights_bytes if info else None,
-                    info.deep if info else None,
-                ),
+            new_process_view(
+                proc,
+                index,
+                uuid,
+                state,
+                proc.used_bytes / total if proc.used_bytes is not None and total else None,
+                proc.uid is not None and proc.uid == uid,
+                peak,
+                info,
+                verdict,
+                None
+                if info is None
+                else estimate_breakdown(proc.used_bytes, info.weights_bytes, info.deep),
             )
-            for (proc, state), peak, info, verdict in zip(
-                pairs, peaks, proc_infos, verdicts, strict=True
-            )
+            for (proc, state, peak, info), verdict in zip(rows, verdicts, strict=True)
         ]
         views.sort(key=lambda v: -(v.process.used_bytes or 0))
         temp_warning = (

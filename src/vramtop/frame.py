@@ -6,6 +6,7 @@ frames, so what they show cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vramtop.model import (
@@ -18,6 +19,7 @@ from vramtop.model import (
     ProcessIdentity,
     ProcessInfo,
     SurvivalPrediction,
+    positional_factory,
 )
 
 
@@ -42,6 +44,24 @@ class ProcessView:
     def key(self) -> str:
         """Stable row key: GPU UUID, PID and start time."""
         return f"{self.gpu_uuid}:{self.process.pid}:{self.process.starttime}"
+
+
+#: ProcessView with every field, positionally: the engine makes one per process per sample.
+new_process_view: Callable[
+    [
+        GPUProcess,
+        int,
+        str,
+        PhaseState,
+        float | None,
+        bool,
+        int | None,
+        ProcessInfo | None,
+        SurvivalPrediction | None,
+        MemoryBreakdown | None,
+    ],
+    ProcessView,
+] = positional_factory(ProcessView)
 
 
 @dataclass(frozen=True, slots=True)

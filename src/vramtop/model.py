@@ -7,8 +7,38 @@ imports nothing of vramtop's.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, NamedTuple, TypeVar
+
+_T = TypeVar("_T")
+
+
+def positional_factory(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for a frozen, slotted dataclass that takes every field, in order,
+    positionally: about three times cheaper than the class's own `__init__`, which
+    goes through `object.__setattr__` once per field. For hot loops (the engine
+    builds several objects per process per sample). The object is the same one
+    `cls(...)` makes; classes with `__post_init__`, `init=False` fields or default
+    factories are refused.
+    """
+    if hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: not a slotted dataclass without __post_init__")
+    names = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        if not f.init or f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: init=False or a default factory")
+        names.append(f.name)
+    # Each slot's descriptor sets it directly, as dataclasses' own code does for
+    # frozen classes through object.__setattr__; generated like dataclasses' __init__.
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
+    body = "".join(f"    _set_{n}(obj, {n})\n" for n in names)
+    source = f"def make({', '.join(names)}):\n    obj = _new(_cls)\n{body}    return obj\n"
+    exec(source, namespace)
+    make: Callable[..., _T] = namespace["make"]
+    make.__qualname__ = make.__name__ = f"new_{cls.__name__}"
+    return make
 
 
 class ProcessIdentity(NamedTuple):

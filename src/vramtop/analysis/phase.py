@@ -7,17 +7,22 @@ EMA-smoothed rate.
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
 
-from vramtop.model import STABLE_UNKNOWN, Phase, PhaseState
+from vramtop.model import STABLE_UNKNOWN, Phase, PhaseState, positional_factory
 
 MB = 1_000_000.0
 DIRECTIONAL_SHARE = 0.6
 CONFIDENCE_FULL_AFTER_SAMPLES = 30.0
 CONFIDENCE_VARIANCE_SCALE = 100.0
 MIN_RATES = 3
+
+_new_state: Callable[[Phase, int, float, float, float], PhaseState] = positional_factory(
+    PhaseState
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +42,14 @@ def classify_rates(
     # every sample, so it avoids generator expressions.
     n = len(rates_mb)
     floor = params.noise_floor_mb
+    below_floor = -floor
     total = 0.0
     above = below = 0
     for r in rates_mb:
         total += r
         if r > floor:
             above += 1
-        elif r < -floor:
+        elif r < below_floor:
             below += 1
     mean = total / n
     squares = 0.0
@@ -66,6 +72,20 @@ def classify_rates(
 class PhaseDetector:
     """Feed `(t, used_bytes)` samples; read the current PhaseState."""
 
+    __slots__ = (
+        "_all_zero",
+        "_candidate",
+        "_candidate_count",
+        "_duration",
+        "_ema",
+        "_last",
+        "_phase",
+        "_rates",
+        "_state",
+        "_zero_run",
+        "params",
+    )
+
     def __init__(self, params: PhaseParams | None = None) -> None:
         self.params = params or PhaseParams()
         self._rates: deque[float] = deque(maxlen=self.params.window)
@@ -76,18 +96,23 @@ class PhaseDetector:
         self._candidate_count = 0
         self._ema: float | None = None
         self._state = STABLE_UNKNOWN
+        #: How many of the latest rates are exactly zero (an unchanged value).
+        self._zero_run = 0
+        #: classify_rates of a window of zeros, made when first needed.
+        self._all_zero: tuple[Phase, float] | None = None
 
     @property
     def state(self) -> PhaseState:
         return self._state
 
     def update(self, t: float, used_bytes: float | None) -> PhaseState:
-        if used_bytes is None or not math.isfinite(t) or not math.isfinite(used_bytes):
+        if used_bytes is None or not isfinite(t) or not isfinite(used_bytes):
             return self._state
-        if self._last is None:
+        last = self._last
+        if last is None:
             self._last = (t, used_bytes)
             return self._state
-        t0, v0 = self._last
+        t0, v0 = last
         dt = t - t0
         if dt <= 0:
             # Clock went backwards or repeated: take the new value, no rate.
@@ -95,45 +120,63 @@ class PhaseDetector:
             return self._state
         self._last = (t, used_bytes)
         rate = (used_bytes - v0) / dt / MB
-        if not math.isfinite(rate):
+        if not isfinite(rate):
             return self._state
-        self._rates.append(rate)
-        alpha = self.params.ema_alpha
-        self._ema = rate if self._ema is None else alpha * rate + (1 - alpha) * self._ema
+        rates = self._rates
+        rates.append(rate)
+        params = self.params
+        ema = self._ema
+        if ema is None:
+            ema = rate
+        else:
+            alpha = params.ema_alpha
+            ema = alpha * rate + (1 - alpha) * ema
+        self._ema = ema
 
-        if len(self._rates) < MIN_RATES:
-            self._state = PhaseState(Phase.STABLE, 0, self._ema * MB, 0.0)
+        zero_run = self._zero_run = self._zero_run + 1 if rate == 0.0 else 0
+        n = len(rates)
+        if n < MIN_RATES:
+            self._state = _new_state(Phase.STABLE, 0, ema * MB, 0.0, 0.0)
             return self._state
 
-        raw, variance = classify_rates(self._rates, self.params)
-        if raw == self._phase:
+        if zero_run >= n:
+            # A window of zeros classifies the same whatever its length.
+            if self._all_zero is None:
+                self._all_zero = classify_rates(rates, params)
+            raw, variance = self._all_zero
+        else:
+            raw, variance = classify_rates(rates, params)
+        phase = self._phase
+        if raw is phase:
             self._candidate = None
             self._candidate_count = 0
-            self._duration += 1
-        elif raw == self._candidate:
-            self._candidate_count += 1
-            if self._candidate_count >= self.params.hysteresis:
-                self._phase = raw
-                self._duration = self._candidate_count
+            duration = self._duration + 1
+        elif raw is self._candidate:
+            count = self._candidate_count + 1
+            if count >= params.hysteresis:
+                phase = self._phase = raw
+                duration = count
                 self._candidate = None
                 self._candidate_count = 0
             else:
-                self._duration += 1
+                self._candidate_count = count
+                duration = self._duration + 1
         else:
             self._candidate = raw
             self._candidate_count = 1
-            self._duration += 1
+            duration = self._duration + 1
+        self._duration = duration
 
-        confidence = min(1.0, self._duration / CONFIDENCE_FULL_AFTER_SAMPLES) * (
+        # The clamps below are min(1.0, x) and max(0.0, x), written out.
+        share = duration / CONFIDENCE_FULL_AFTER_SAMPLES
+        confidence = (share if share < 1.0 else 1.0) * (
             1.0 / (1.0 + variance / CONFIDENCE_VARIANCE_SCALE)
         )
-        if not math.isfinite(confidence):
+        if not isfinite(confidence) or not confidence > 0.0:
             confidence = 0.0
-        self._state = PhaseState(
-            phase=self._phase,
-            duration_samples=self._duration,
-            rate_bytes_per_s=self._ema * MB,
-            confidence=min(1.0, max(0.0, confidence)),
-            variance=variance if math.isfinite(variance) else 0.0,
+        elif not confidence < 1.0:
+            confidence = 1.0
+        self._state = _new_state(
+            phase, duration, ema * MB, confidence, variance if isfinite(variance) else 0.0
         )
         return self._state

@@ -30,10 +30,17 @@ import enum
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from vramtop.model import DeepStats, Phase, ServerMetrics, SurvivalPrediction, Verdict
+from vramtop.model import (
+    DeepStats,
+    Phase,
+    ServerMetrics,
+    SurvivalPrediction,
+    Verdict,
+    positional_factory,
+)
 
 
 class Workload(str, enum.Enum):
@@ -88,6 +95,25 @@ class SurvivalInput:
     deep: DeepStats | None = None
 
 
+#: SurvivalInput with every field, positionally: the engine makes one per process per sample.
+new_survival_input: Callable[
+    [
+        int | None,
+        Phase,
+        int | None,
+        str | None,
+        tuple[str, ...],
+        int | None,
+        ServerMetrics | None,
+        DeepStats | None,
+    ],
+    SurvivalInput,
+] = positional_factory(SurvivalInput)
+_new_prediction: Callable[[Verdict, int | None, float | None, str], SurvivalPrediction] = (
+    positional_factory(SurvivalPrediction)
+)
+
+
 def _deep_fits(inp: SurvivalInput) -> DeepStats | None:
     """The deep-mode statistics, if they add up for this process on this GPU."""
     d = inp.deep
@@ -103,6 +129,8 @@ def observed_peak(inp: SurvivalInput) -> int | None:
     mode) the allocator's reserved peak plus what NVML counts outside the allocator,
     whichever is higher."""
     peak = inp.peak_bytes if inp.peak_bytes is not None and inp.peak_bytes > 0 else None
+    if inp.deep is None:
+        return peak
     d = _deep_fits(inp)
     if d is not None and inp.used_bytes is not None and d.reserved_peak_bytes > 0:
         deep_peak = d.reserved_peak_bytes + (inp.used_bytes - d.reserved_bytes)
@@ -170,18 +198,23 @@ def _classify_workload(framework: str | None, cmdline: tuple[str, ...]) -> Workl
 
 def estimate_peak(inp: SurvivalInput) -> tuple[int | None, float | None]:
     """Estimated peak bytes and the multiplier used; (None, None) without a base."""
-    fw = (inp.framework or "").lower()
-    weights = inp.weights_bytes if inp.weights_bytes and inp.weights_bytes > 0 else None
-    used = inp.used_bytes if inp.used_bytes is not None and inp.used_bytes >= 0 else None
-    if weights is not None:
-        multiplier = MULTIPLIERS[classify_workload(inp.framework, inp.cmdline)]
+    return _estimate_peak(inp, observed_peak(inp))
+
+
+def _estimate_peak(inp: SurvivalInput, seen: int | None) -> tuple[int | None, float | None]:
+    """`estimate_peak`, given the observed peak."""
+    weights = inp.weights_bytes
+    used = inp.used_bytes
+    if used is not None and not used >= 0:
+        used = None
+    if weights and weights > 0:
+        multiplier = _multiplier(inp.framework, tuple(inp.cmdline))
         base: int | None = weights
-    elif fw in PRE_ALLOCATING:
+    elif inp.framework is not None and inp.framework.lower() in PRE_ALLOCATING:
         multiplier, base = PRE_ALLOCATED_MULTIPLIER, used
     else:
-        multiplier = MULTIPLIERS[classify_workload(inp.framework, inp.cmdline)]
+        multiplier = _multiplier(inp.framework, tuple(inp.cmdline))
         base = used
-    seen = observed_peak(inp)
     if base is None:
         return seen, None
     estimate = int(base * multiplier)
@@ -190,9 +223,19 @@ def estimate_peak(inp: SurvivalInput) -> tuple[int | None, float | None]:
     return estimate, multiplier
 
 
+@functools.lru_cache(maxsize=4096)
+def _multiplier(framework: str | None, cmdline: tuple[str, ...]) -> float:
+    return MULTIPLIERS[_classify_workload(framework, cmdline)]
+
+
+#: A verdict before it becomes a SurvivalPrediction: verdict, estimated peak,
+#: multiplier, reason.
+_Verdict = tuple[Verdict, int | None, float | None, str]
+
+
 def _from_server(
     server: ServerMetrics, framework: str, free: int | None, total: int | None
-) -> SurvivalPrediction | None:
+) -> _Verdict | None:
     if not server.ok:
         return None
     kind = (server.server or framework).lower()
@@ -204,49 +247,64 @@ def _from_server(
         if not math.isfinite(usage):
             return None
         if usage >= KV_FULL and share is not None and share < KV_FULL_FREE_SHARE:
-            return SurvivalPrediction(Verdict.OOM, None, None, "KV cache full, GPU full")
+            return Verdict.OOM, None, None, "KV cache full, GPU full"
         if usage > KV_HIGH:
-            return SurvivalPrediction(Verdict.TIGHT, None, None, "KV cache nearly full")
-        return SurvivalPrediction(Verdict.OK, None, None, "KV cache has room")
+            return Verdict.TIGHT, None, None, "KV cache nearly full"
+        return Verdict.OK, None, None, "KV cache has room"
     if kind == "sglang" and server.kv_capacity_tokens:
         used_tokens, capacity = server.kv_used_tokens, server.kv_capacity_tokens
         if used_tokens is not None and capacity > 0 and used_tokens / capacity > KV_HIGH:
-            return SurvivalPrediction(Verdict.TIGHT, None, None, "token pool nearly full")
+            return Verdict.TIGHT, None, None, "token pool nearly full"
         if share is not None and share < POOL_LOW_FREE_SHARE:
-            return SurvivalPrediction(Verdict.TIGHT, None, None, "token pool set, GPU full")
-        return SurvivalPrediction(Verdict.OK, None, None, "token pool pre-allocated")
+            return Verdict.TIGHT, None, None, "token pool set, GPU full"
+        return Verdict.OK, None, None, "token pool pre-allocated"
     return None
+
+
+def _assess(
+    inp: SurvivalInput, free: int | None, total: int | None
+) -> tuple[Verdict, int | None, float | None, str, int]:
+    """One process's verdict before collective pressure, and the bytes it counts for
+    in that pressure: the highest of its estimated peak, observed peak and use."""
+    used = inp.used_bytes
+    seen = inp.peak_bytes if inp.deep is None else observed_peak(inp)
+    if seen is not None and not seen > 0:
+        seen = None
+    own = seen or 0
+    if used and used > own:
+        own = used
+    if inp.server is not None:
+        scraped = _from_server(inp.server, (inp.framework or "").lower(), free, total)
+        if scraped is not None:
+            return (*scraped, own)
+    estimate, multiplier = _estimate_peak(inp, seen)
+    pressure = estimate if estimate is not None and estimate > own else own
+    phase = inp.phase
+    if phase is Phase.STABLE:
+        return Verdict.OK, estimate, multiplier, "stable", pressure
+    if phase is Phase.SHRINKING:
+        return Verdict.OK, estimate, multiplier, "shrinking", pressure
+    if estimate is None or used is None or free is None:
+        return Verdict.OK, estimate, multiplier, "no estimate", pressure
+    needed = estimate - used
+    if needed <= 0:
+        return Verdict.OK, estimate, multiplier, "past its estimated peak", pressure
+    if free >= HEADROOM_OK * needed:
+        return Verdict.OK, estimate, multiplier, "estimated peak fits", pressure
+    if free >= needed:
+        return Verdict.TIGHT, estimate, multiplier, "estimated peak barely fits", pressure
+    return Verdict.OOM, estimate, multiplier, "estimated peak exceeds free memory", pressure
 
 
 def predict_survival(
     inp: SurvivalInput, *, gpu_free_bytes: int | None, gpu_total_bytes: int | None
 ) -> SurvivalPrediction:
     """One process's verdict, before collective pressure."""
-    fw = (inp.framework or "").lower()
-    if inp.server is not None:
-        scraped = _from_server(inp.server, fw, gpu_free_bytes, gpu_total_bytes)
-        if scraped is not None:
-            return scraped
-    estimate, multiplier = estimate_peak(inp)
-    if inp.phase is Phase.STABLE:
-        return SurvivalPrediction(Verdict.OK, estimate, multiplier, "stable")
-    if inp.phase is Phase.SHRINKING:
-        return SurvivalPrediction(Verdict.OK, estimate, multiplier, "shrinking")
-    if estimate is None or inp.used_bytes is None or gpu_free_bytes is None:
-        return SurvivalPrediction(Verdict.OK, estimate, multiplier, "no estimate")
-    needed = estimate - inp.used_bytes
-    if needed <= 0:
-        return SurvivalPrediction(Verdict.OK, estimate, multiplier, "past its estimated peak")
-    if gpu_free_bytes >= HEADROOM_OK * needed:
-        return SurvivalPrediction(Verdict.OK, estimate, multiplier, "estimated peak fits")
-    if gpu_free_bytes >= needed:
-        return SurvivalPrediction(Verdict.TIGHT, estimate, multiplier, "estimated peak barely fits")
-    return SurvivalPrediction(
-        Verdict.OOM, estimate, multiplier, "estimated peak exceeds free memory"
-    )
+    verdict, estimate, multiplier, reason, _ = _assess(inp, gpu_free_bytes, gpu_total_bytes)
+    return _new_prediction(verdict, estimate, multiplier, reason)
 
 
-_ESCALATE = {Verdict.OK: Verdict.TIGHT, Verdict.TIGHT: Verdict.OOM, Verdict.OOM: Verdict.OOM}
+_OVERCOMMITTED = "; GPU overcommitted"
 
 
 def survival_for_gpu(
@@ -266,19 +324,20 @@ def survival_for_gpu(
             replace(i, deep=d) if i.deep is None and d is not None else i
             for i, d in zip(inputs, deep, strict=False)
         ] + list(inputs[len(deep) :])
-    verdicts = [
-        predict_survival(i, gpu_free_bytes=gpu_free_bytes, gpu_total_bytes=gpu_total_bytes)
-        for i in inputs
-    ]
+    assessed = [_assess(inp, gpu_free_bytes, gpu_total_bytes) for inp in inputs]
     if not gpu_total_bytes or gpu_total_bytes <= 0:
-        return verdicts
-    peaks = 0
-    for inp, v in zip(inputs, verdicts, strict=True):
-        own = max(inp.used_bytes or 0, observed_peak(inp) or 0)
-        peaks += max(v.estimated_peak_bytes or 0, own)
-    if peaks <= gpu_total_bytes:
-        return verdicts
+        overcommitted = False
+    else:
+        peaks = 0
+        for a in assessed:
+            peaks += a[4]
+        overcommitted = not peaks <= gpu_total_bytes
+    if not overcommitted:
+        return [_new_prediction(v, e, m, r) for v, e, m, r, _ in assessed]
+    # Collective pressure: OK becomes TIGHT, TIGHT and OOM become OOM.
     return [
-        replace(v, verdict=_ESCALATE[v.verdict], reason=v.reason + "; GPU overcommitted")
-        for v in verdicts
+        _new_prediction(
+            Verdict.TIGHT if v is Verdict.OK else Verdict.OOM, e, m, r + _OVERCOMMITTED
+        )
+        for v, e, m, r, _ in assessed
     ]
