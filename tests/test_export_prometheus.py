@@ -69,6 +69,10 @@ def test_text_parses_and_has_types_and_help() -> None:
     assert s["vramtop_oom_alert"][0][1] == 1.0
     assert s["vramtop_oom_eta_low_seconds"][0][1] == 60.0
     assert s["vramtop_gpu_utilization_ratio"][0][1] == pytest.approx(0.37)
+    assert s["vramtop_gpu_sm_clock_hertz"][0][1] == 1.98e9
+    assert s["vramtop_gpu_memory_clock_hertz"][0][1] == 2.619e9
+    assert s["vramtop_gpu_pcie_transmit_bytes_per_second"][0][1] == 1_500_000
+    assert s["vramtop_gpu_pcie_receive_bytes_per_second"][0][1] == 250_000_000
     phases = {lab["phase"]: v for lab, v in s["vramtop_gpu_phase"]}
     assert phases == {"stable": 0.0, "growing": 1.0, "shrinking": 0.0, "volatile": 0.0}
     pids = sorted(lab["pid"] for lab, _ in s["vramtop_process_gpu_memory_used_bytes"])

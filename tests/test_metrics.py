@@ -29,6 +29,7 @@ UNIT_SUFFIX = {
     "watts": "_watts",
     "bytes_per_second": "_bytes_per_second",
     "tokens": "_tokens",
+    "hertz": "_hertz",
 }
 DOCS = Path(__file__).parent.parent / "docs" / "export.md"
 

@@ -78,6 +78,8 @@ def test_round_trip_of_the_json_stream_schema() -> None:
     assert d0.host == "h:1" and d0.key == "h:1/GPU-0"
     assert d0.used_bytes == 10 * GiB and d0.total_bytes == 80 * GiB
     assert d0.util_gpu_pct == 37 and d0.temperature_c == 50 and d0.power_watts == 250.5
+    assert (d0.sm_clock_mhz, d0.memory_clock_mhz) == (1980, 2619)
+    assert (d0.pcie_tx_bytes_per_s, d0.pcie_rx_bytes_per_s) == (1_500_000, 250_000_000)
     assert [p.pid for p in d0.processes] == [10, 11]
     assert d0.processes[0].name == "train" and d0.processes[0].kind is ProcessKind.COMPUTE
     assert d0.processes[1].used_bytes is None  # unknown stays unknown
@@ -112,6 +114,8 @@ def _broken(path: list[Any], value: Any) -> dict[str, Any]:
         (["gpus", 0, "gpu"], KeyError),
         (["gpus", 0, "uuid"], 7),
         (["gpus", 0, "power_w"], "hot"),
+        (["gpus", 0, "sm_clock_mhz"], 1980.5),
+        (["gpus", 0, "pcie_tx"], -1),
         (["gpus", 0, "processes"], "none"),
         (["gpus", 0, "processes", 0, "pid"], 0),
         (["gpus", 0, "processes", 0, "type"], "quantum"),

@@ -78,6 +78,10 @@ def _ratio(pct: int | None) -> float | None:
     return None if pct is None else pct / 100.0
 
 
+def _mhz(mhz: int | None) -> float | None:
+    return None if mhz is None else mhz * 1e6
+
+
 def _flag(b: bool) -> float:
     return 1.0 if b else 0.0
 
@@ -207,6 +211,34 @@ GPU_METRICS: tuple[Metric, ...] = (
         "GPU power limit.",
         "power_limit_w",
         lambda f, g: _opt(g.device.power_limit_watts),
+    ),
+    _gpu(
+        "vramtop_gpu_sm_clock_hertz",
+        "hertz",
+        "Current SM (graphics) clock.",
+        "sm_clock_hz",
+        lambda f, g: _mhz(g.device.sm_clock_mhz),
+    ),
+    _gpu(
+        "vramtop_gpu_memory_clock_hertz",
+        "hertz",
+        "Current memory clock.",
+        "mem_clock_hz",
+        lambda f, g: _mhz(g.device.memory_clock_mhz),
+    ),
+    _gpu(
+        "vramtop_gpu_pcie_transmit_bytes_per_second",
+        "bytes_per_second",
+        "PCIe throughput from the GPU (NVML's 20 ms window, read at most every 10 s).",
+        "pcie_tx_bytes_per_s",
+        lambda f, g: _opt(g.device.pcie_tx_bytes_per_s),
+    ),
+    _gpu(
+        "vramtop_gpu_pcie_receive_bytes_per_second",
+        "bytes_per_second",
+        "PCIe throughput to the GPU (NVML's 20 ms window, read at most every 10 s).",
+        "pcie_rx_bytes_per_s",
+        lambda f, g: _opt(g.device.pcie_rx_bytes_per_s),
     ),
     _gpu(
         "vramtop_gpu_up",
