@@ -269,7 +269,8 @@ class Monitor:
 
         pairs: list[tuple[GPUProcess, PhaseState]] = []
         surv_inputs: list[SurvivalInput] = []
-        rows: list[tuple[GPUProcess, PhaseState, int | None, ProcessInfo | None]] = []
+        peaks: list[int | None] = []
+        proc_infos: list[ProcessInfo | None] = []
         previous_starts = self._pid_starttime.get(gkey, {})
         starts: dict[int, int | None] = {}
         history = self._proc_history
@@ -297,7 +298,8 @@ class Monitor:
             peak_bytes = int(peak) if peak is not None else None
             pairs.append((proc, state))
             info = infos.get(proc.identity) if infos else None
-            rows.append((proc, state, peak_bytes, info))
+            peaks.append(peak_bytes)
+            proc_infos.append(info)
             if info is None:
                 surv_inputs.append(
                     new_survival_input(
@@ -364,7 +366,9 @@ class Monitor:
                 if info is None
                 else estimate_breakdown(proc.used_bytes, info.weights_bytes, info.deep),
             )
-            for (proc, state, peak, info), verdict in zip(rows, verdicts, strict=True)
+            for (proc, state), peak, info, verdict in zip(
+                pairs, peaks, proc_infos, verdicts, strict=True
+            )
         ]
         views.sort(key=lambda v: -(v.process.used_bytes or 0))
         temp_warning = (

@@ -78,7 +78,8 @@ class PhaseDetector:
         "_candidate_count",
         "_duration",
         "_ema",
-        "_last",
+        "_last_t",
+        "_last_v",
         "_phase",
         "_rates",
         "_state",
@@ -89,7 +90,9 @@ class PhaseDetector:
     def __init__(self, params: PhaseParams | None = None) -> None:
         self.params = params or PhaseParams()
         self._rates: deque[float] = deque(maxlen=self.params.window)
-        self._last: tuple[float, float] | None = None
+        #: The previous sample (None before the first).
+        self._last_t: float | None = None
+        self._last_v = 0.0
         self._phase = Phase.STABLE
         self._duration = 0
         self._candidate: Phase | None = None
@@ -108,17 +111,18 @@ class PhaseDetector:
     def update(self, t: float, used_bytes: float | None) -> PhaseState:
         if used_bytes is None or not isfinite(t) or not isfinite(used_bytes):
             return self._state
-        last = self._last
-        if last is None:
-            self._last = (t, used_bytes)
+        t0 = self._last_t
+        v0 = self._last_v
+        self._last_v = used_bytes
+        if t0 is None:
+            self._last_t = t
             return self._state
-        t0, v0 = last
         dt = t - t0
         if dt <= 0:
             # Clock went backwards or repeated: take the new value, no rate.
-            self._last = (max(t, t0), used_bytes)
+            self._last_t = max(t, t0)
             return self._state
-        self._last = (t, used_bytes)
+        self._last_t = t
         rate = (used_bytes - v0) / dt / MB
         if not isfinite(rate):
             return self._state
