@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+from unittest import mock
+
 from vramtop.frame import GPUView, ProcessView, ReplayStatus
 from vramtop.model import (
     ContainerInfo,
@@ -21,6 +24,7 @@ from vramtop.model import (
 )
 from vramtop.ui.screens.detail import detail_text, phase_history_text, server_lines
 from vramtop.ui.state import LayoutMode
+from vramtop.ui.widgets import status_bar
 from vramtop.ui.widgets.badges import (
     Palette,
     oom_text,
@@ -193,3 +197,14 @@ def test_replay_marker_says_paused_and_end_in_words() -> None:
     assert replay_marker(st).plain == " REPLAY demo.jsonl 42s/1m19s x10  PAUSED"
     st = ReplayStatus("/x/demo.jsonl", 79, 79, 1.0, paused=False, at_end=True)
     assert replay_marker(st, short=True).plain == " REPLAY 1m19s/1m19s x1  END"
+
+
+def test_replay_marker_parses_the_path_once_not_every_frame() -> None:
+    # PurePath interns each part of a path; one per frame made interned strings come
+    # and go every second, which grew CPython's interned-string table (+0.96 MB RSS).
+    status_bar.file_name.cache_clear()
+    with mock.patch.object(status_bar, "PurePath", wraps=PurePath) as pure_path:
+        for second in range(100):
+            st = ReplayStatus("/runs/a/b/demo.jsonl", second, 600, 1.0, False, False)
+            assert replay_marker(st).plain.startswith(" REPLAY demo.jsonl ")
+    assert pure_path.call_count == 1
