@@ -234,7 +234,12 @@ def peers(rows: list[Row], n: int) -> None:
                         median_ms(gpustat.new_query, 20, 2), "ms", "live"))
     except ImportError:
         rows.append(Row("peer: gpustat (not installed)", float("nan"), "ms", "live"))
-    old = os.environ.get("VRAMTOP_010_PATH")
+    # vramtop 0.1.0 unpacked where bench/oom_accuracy.py looks for it too
+    # (pip install --no-deps --target build/vramtop-0.1.0 vramtop==0.1.0).
+    default_010 = ROOT / "build" / "vramtop-0.1.0"
+    old = os.environ.get("VRAMTOP_010_PATH") or (
+        str(default_010) if (default_010 / "vramtop").is_dir() else None
+    )
     if old:
         code = (
             "import sys, time, statistics; sys.path.insert(0, sys.argv[1]);"
@@ -247,7 +252,7 @@ def peers(rows: list[Row], n: int) -> None:
         value = float(out.stdout.strip()) if out.returncode == 0 else float("nan")
         rows.append(Row(f"peer: vramtop 0.1.0 backend snapshot, {n} processes", value, "ms", "live"))
     else:
-        rows.append(Row("peer: vramtop 0.1.0 (set VRAMTOP_010_PATH to its unpacked wheel)",
+        rows.append(Row("peer: vramtop 0.1.0 (not in build/vramtop-0.1.0 nor VRAMTOP_010_PATH)",
                         float("nan"), "ms", "live"))
 
 
