@@ -441,7 +441,10 @@ def test_mps_clients_are_flagged() -> None:
 
 
 COMPUTE_LIST = "nvmlDeviceGetComputeRunningProcesses_v3"
-SIDE_LISTS = ("nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetMPSComputeRunningProcesses_v3")
+SIDE_LISTS = (
+    "nvmlDeviceGetGraphicsRunningProcesses_v3",
+    "nvmlDeviceGetMPSComputeRunningProcesses_v3",
+)
 
 
 def side_reads(fake: FakeNVML) -> list[int]:

@@ -5,6 +5,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from vramtop import config as config_mod
 from vramtop.config import Config, ConfigHolder
@@ -60,7 +61,10 @@ def test_valid_file(tmp_path: Path) -> None:
     [
         ("[general]\nrefresh_rat = 2\n", r"config.toml: general.refresh_rat: unknown key"),
         ("[generl]\n", r"generl: unknown key"),
-        ("[general]\nrefresh_rate = 0.1\n", r"general.refresh_rate: .*greater than or equal to 0.5"),
+        (
+            "[general]\nrefresh_rate = 0.1\n",
+            r"general.refresh_rate: .*greater than or equal to 0.5",
+        ),
         ("[general]\nrefresh_rate = 11\n", r"general.refresh_rate"),
         ("[display]\ntheme = 'pink'\n", r"display.theme"),
         ("[scraping]\nallowed_ports = [0]\n", r"scraping.allowed_ports"),
@@ -99,7 +103,7 @@ def test_sighup_reload_keeps_old_on_error(tmp_path: Path) -> None:
 def test_overrides_validated() -> None:
     c = Config().with_overrides(general={"refresh_rate": 5})
     assert c.general.refresh_rate == 5
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         Config().with_overrides(general={"refresh_rate": 50})
 
 

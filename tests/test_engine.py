@@ -30,7 +30,9 @@ GIB = 1 << 30
 class ScriptedBackend(GPUBackend):
     """Plays a list of per-sample process lists on one GPU, one sample per second."""
 
-    def __init__(self, samples: list[list[GPUProcess]], state: DeviceState = DeviceState.OK) -> None:
+    def __init__(
+        self, samples: list[list[GPUProcess]], state: DeviceState = DeviceState.OK
+    ) -> None:
         self._samples: Iterator[list[GPUProcess]] = iter(samples)
         self._t = -1.0
         self.state = state
@@ -42,8 +44,16 @@ class ScriptedBackend(GPUBackend):
         procs = next(self._samples)
         self._t += 1
         used = sum(p.used_bytes or 0 for p in procs)
-        dev = GPUDevice(index=0, uuid="GPU-x", name="X", total_bytes=80 * GIB, used_bytes=used,
-                        free_bytes=80 * GIB - used, processes=tuple(procs), state=self.state)
+        dev = GPUDevice(
+            index=0,
+            uuid="GPU-x",
+            name="X",
+            total_bytes=80 * GIB,
+            used_bytes=used,
+            free_bytes=80 * GIB - used,
+            processes=tuple(procs),
+            state=self.state,
+        )
         return MemorySnapshot(t=self._t, unix_time=1000 + self._t, devices=(dev,))
 
 
@@ -146,7 +156,9 @@ def test_history_bounded() -> None:
 
 
 def test_lost_gpu_has_no_prediction() -> None:
-    m = Monitor(ScriptedBackend([[proc(1, 1, GIB)]], state=DeviceState.LOST), Config(), hostname="h")
+    m = Monitor(
+        ScriptedBackend([[proc(1, 1, GIB)]], state=DeviceState.LOST), Config(), hostname="h"
+    )
     m.open()
     g = m.step().gpus[0]
     assert g.device.state is DeviceState.LOST and g.oom is None
@@ -243,8 +255,9 @@ class StatefulBackend(ScriptedBackend):
         dev = snap.devices[0]
         from dataclasses import replace
 
-        return MemorySnapshot(t=snap.t, unix_time=snap.unix_time,
-                              devices=(replace(dev, state=next(self._states)),))
+        return MemorySnapshot(
+            t=snap.t, unix_time=snap.unix_time, devices=(replace(dev, state=next(self._states)),)
+        )
 
 
 def test_failed_process_list_keeps_history() -> None:
