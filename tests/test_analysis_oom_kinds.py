@@ -46,6 +46,12 @@ def _run(
     return p, [p.update(t, _device(procs), STABLE_UNKNOWN, ()) for t, procs in samples]
 
 
+def _by_time(samples: Sequence[Sample]) -> dict[float, OOMPrediction | None]:
+    """Each sample's prediction, by its time."""
+    _, preds = _run(samples)
+    return {t: x for (t, _), x in zip(samples, preds, strict=True)}
+
+
 def _series(duration: float, dt: float, procs: Callable[[float], dict[int, float]]) -> list[Sample]:
     return [(i * dt, procs(i * dt)) for i in range(round(duration / dt) + 1)]
 
@@ -150,8 +156,7 @@ def test_growth_resuming_after_a_long_pause_continues_the_warning_at_once() -> N
         return early + late
 
     samples = _series(45, 1.0, lambda t: {1: 76 * GB, 2: 0.7 * GB + grown(t)})
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[15.0] is None  # the pause: no warning
     assert by_t[21.0] is not None and by_t[21.0].alert  # the first step after it
     assert by_t[45.0] is not None
@@ -172,8 +177,7 @@ def test_two_big_rises_do_not_make_a_trend() -> None:
     """Two rises of 1.5 GB each with 10 GB left: a couple more would fill the GPU; those
     are allocation events until a third comes."""
     samples = _series(14, 1.0, lambda t: {1: 74 * GB, 2: 0.7 * GB + 1.5 * GB * max(0, t - 10)})
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[12.0] is None
 
 
@@ -219,8 +223,7 @@ def test_a_regular_leak_that_stops_clears_on_the_first_flat_sample() -> None:
         return {1: 60 * GB, 2: 0.7 * GB + 250 * MB * min(max(0.0, t - 10), 70.0)}
 
     samples = _series(120, 5.0, procs)
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[80.0] is not None and by_t[80.0].alert
     assert by_t[85.0] is None
 
@@ -234,8 +237,7 @@ def test_growth_stopping_between_two_slow_samples_clears_on_the_partial_rise() -
         return {1: 60 * GB, 2: 0.7 * GB + 600 * MB * min(max(0.0, t - 10), 35.2)}
 
     samples = _series(70, 5.0, procs)
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[45.0] is not None and by_t[45.0].alert
     assert by_t[50.0] is None
     assert by_t[55.0] is None
@@ -250,8 +252,7 @@ def test_a_rhythm_slowing_to_smaller_steps_keeps_warning() -> None:
         return 0.7 * GB + 1 * GB * min(max(0.0, t - 10), 12.0) + 80 * MB * max(0.0, t - 22)
 
     samples = _series(60, 1.0, lambda t: {1: 55 * GB, 2: used(t)})
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[22.0] is not None and by_t[22.0].alert
     assert by_t[23.0] is None
     assert all(by_t[float(t)] is not None for t in range(25, 60)), "the slow leak warns"
@@ -287,8 +288,7 @@ def test_irregular_steps_resuming_after_a_long_pause_warn_again_at_once() -> Non
     """The pause clears the alert, but a step as big as the others resumes the same growth:
     its evidence stands, so the resuming sample warns."""
     samples = _steps_with_a_long_pause(0.5)
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[30.0] is not None and by_t[30.0].alert
     assert by_t[43.0] is None, "the pause cleared it"
     assert by_t[44.0] is not None and by_t[44.0].alert
@@ -298,8 +298,7 @@ def test_a_smaller_step_after_a_long_pause_starts_afresh() -> None:
     """A high-water mark rises ever more rarely by ever smaller steps: one small rise after
     a long pause is not the old growth resumed, and alone it warns of nothing."""
     samples = _steps_with_a_long_pause(0.1)
-    _, preds = _run(samples)
-    by_t = {t: x for (t, _), x in zip(samples, preds, strict=True)}
+    by_t = _by_time(samples)
     assert by_t[44.0] is None and by_t[50.0] is None
 
 
