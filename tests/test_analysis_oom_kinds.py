@@ -323,6 +323,21 @@ def test_a_staircase_of_loads_warns_only_when_its_next_load_cannot_fit() -> None
     assert all(t <= last + gap + 1.0 for t in alerts), alerts
 
 
+def test_growth_slowing_third_by_third_is_deceleration_even_after_a_flat_half() -> None:
+    """A high-water mark of random batch sizes: 7.2 GB of steps in the first 18 s, 2.4 GB
+    in the next 18, then one 0.4 GB step late in the last 18 (its first half flat). A
+    flat half is nothing to compare the newest growth with: it is still slowing down."""
+    steps = {21: 1.2, 23: 1.2, 26: 0.3, 35: 4.5, 40: 0.5, 45: 0.7, 50: 1.2, 72: 0.4}
+
+    def procs(t: float) -> dict[int, float]:
+        grown = sum(gb for at, gb in steps.items() if at <= t)
+        return {1: TOTAL - 16 * GB, 2: 0.7 * GB + grown * GB}
+
+    p, _ = _run(_series(74, 1.0, procs))
+    assert p.evidence is not None
+    assert p.evidence.deceleration < 1.0
+
+
 # --- a change of rate without a new process -----------------------------------------------
 
 

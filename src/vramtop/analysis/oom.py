@@ -1235,7 +1235,7 @@ class OOMPredictor:
             return 1.0  # a drop that then levels off (a load ending in a leak), not a decay
         mid = t - third / 2
         newer, older = (peak - ep.level_at(mid)), (ep.level_at(mid) - ep.level_at(t - third))
-        if newer >= STILL_SLOWING * older:
+        if older > 0 and newer >= STILL_SLOWING * older:
             return 1.0  # the newest stretch is not slowing down any more: it levelled into a trend
         lam = math.log(rates[1] / rates[2]) / third
         rate_now = rates[2] * math.exp(-lam * third / 2)
