@@ -70,6 +70,7 @@ class GPUCard(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._last: tuple[GPUView, LayoutMode, bool, Palette] | None = None
+        self._border_title_shown: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Line(id="title")
@@ -89,7 +90,12 @@ class GPUCard(Vertical):
         lost = d.state is DeviceState.LOST
         self.set_class(mode is LayoutMode.FULL, "-full")
         self.set_class(lost, "-lost")
-        self.border_title = gpu_heading(gpu) if mode is LayoutMode.FULL else None
+        border_title = gpu_heading(gpu) if mode is LayoutMode.FULL else None
+        if border_title != self._border_title_shown:
+            # Setting a border title repaints the whole card (border and every line in
+            # it) even when the title is the same: set it only when it changed.
+            self._border_title_shown = border_title
+            self.border_title = border_title
         title = self.query_one("#title", Line)
         bar = self.query_one("#bar", MemoryBar)
         timeline = self.query_one("#timeline", MemoryTimeline)

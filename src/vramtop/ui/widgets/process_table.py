@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._segment_tools import line_crop
 from textual.coordinate import Coordinate
 from textual.geometry import Region
-from textual.strip import Strip
+from textual.strip import Strip, get_line_length
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -240,6 +241,9 @@ class ProcessTable(DataTable[Text]):
         self._in_pass = False
         self._meta: dict[tuple[int, int], Style] = {}
         self._shown: list[tuple[RowKey, list[Text]]] = []
+        # Per row: the last line drawn, its place and state, and the cell objects in it.
+        self._lines: dict[RowKey, tuple[tuple[object, ...], tuple[object, ...], Strip]] = {}
+        self._extend_styles: dict[tuple[object, ...], Style] = {}
         super().__init__(cursor_type="row", id=id, zebra_stripes=False)
         self._columns: tuple[str, ...] = ()
         self._inputs: dict[str, tuple[Hashable, ...]] = {}
@@ -371,24 +375,115 @@ class ProcessTable(DataTable[Text]):
             table_width += width
             lines = self._render_cell(row_index, column_index, base_style, width, cursor, hover)
             cells.append(lines[line_no])
-        extend_style, _ = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            state.show_cursor,
-            state.show_hover_cursor,
-            False,
-            False,
-        )
-        extend_style = (
-            base_style
-            + extend_style
-            + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
-        )
+        extend_style = self._extend_style(row_index, base_style, cursor, hover)
         cells.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
         return [], cells
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable's line, kept while the line shows the same cell objects in the same
+        place and state: DataTable's own line cache is keyed on a counter that every cell
+        update bumps, so one changed figure redrew every line in the repainted area."""
+        width = self.size.width
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        state = self._state()
+        cursor = self.cursor_coordinate
+        hover = self.hover_coordinate
+        row_index = -1
+        if row_key is self._header_row_key:
+            values: tuple[object, ...] = tuple(c.label for c in self.ordered_columns)
+            place: tuple[object, ...] = (cursor, hover)
+        else:
+            index = self._row_locations.get(row_key)
+            if index is None or not state.simple_rows:
+                return super()._render_line(y, x1, x2, base_style)
+            row_index = index
+            values = tuple(self._data[row_key].values())
+            place = (cursor.row == row_index, hover.row == row_index)
+        key = (
+            y,
+            line_no,
+            row_index,
+            x1,
+            x2,
+            width,
+            base_style,
+            state,
+            self._row_label_column_width,
+            self.cell_padding,
+            *place,
+        )
+        cached = self._lines.get(row_key)
+        if (
+            cached is not None
+            and cached[0] == key
+            and len(cached[1]) == len(values)
+            and all(a is b for a, b in zip(cached[1], values, strict=True))
+        ):
+            return cached[2]
+        if row_index == -1 or x1 != 0 or x2 != width:
+            strip = super()._render_line(y, x1, x2, base_style)
+        else:
+            strip = self._body_line(
+                row_index, line_no, base_style, cursor.row == row_index, hover.row == row_index
+            )
+        self._lines[row_key] = (key, values, strip)
+        return strip
+
+    def _body_line(
+        self, row_index: int, line_no: int, base_style: Style, cursor: bool, hover: bool
+    ) -> Strip:
+        """A body line not scrolled sideways, as DataTable's `_render_line` draws it
+        (`Strip(line_crop(...)).adjust_cell_length(width).simplify()`), without its
+        per-line cache key and, where the line fits the widget (its crop then keeps
+        every segment and no padding is added), without the crop pass and extra strip."""
+        width = self.size.width
+        segments: list[Segment] = []
+        table_width = self._row_label_column_width
+        for column_index, cell_width in enumerate(self._state().widths):
+            table_width += cell_width
+            lines = self._render_cell(
+                row_index, column_index, base_style, cell_width, cursor, hover
+            )
+            segments.extend(lines[line_no])
+        segments.append(
+            Segment(
+                " " * max(0, width - table_width),
+                self._extend_style(row_index, base_style, cursor, hover),
+            )
+        )
+        if table_width <= width and segments[0].text and get_line_length(segments) == width:
+            return Strip(Segment.simplify(segments), width)
+        segments = line_crop(segments, 0, width, width)
+        return Strip(segments).adjust_cell_length(width, base_style).simplify()
+
+    def _extend_style(self, row_index: int, base_style: Style, cursor: bool, hover: bool) -> Style:
+        """The style of the filler after a body row's cells (as `_render_line_in_row`)."""
+        state = self._state()
+        key = (row_index, base_style, cursor, hover, state)
+        style = self._extend_styles.get(key)
+        if style is None:
+            if len(self._extend_styles) > 4096:  # widths or theme changed many times
+                self._extend_styles.clear()
+            extend_style, _ = self._get_styles_to_render_cell(
+                False,
+                False,
+                False,
+                hover,
+                cursor,
+                state.show_cursor,
+                state.show_hover_cursor,
+                False,
+                False,
+            )
+            style = self._extend_styles[key] = (
+                base_style
+                + extend_style
+                + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+            )
+        return style
 
     @property
     def rich_style(self) -> Style:
@@ -436,9 +531,13 @@ class ProcessTable(DataTable[Text]):
         super()._clear_caches()
         self._rendered.clear()
         self._meta.clear()
+        self._lines.clear()
+        self._extend_styles.clear()
 
     def notify_style_update(self) -> None:
         self._rendered.clear()
+        self._lines.clear()
+        self._extend_styles.clear()
         super().notify_style_update()
 
     @property
@@ -497,6 +596,8 @@ class ProcessTable(DataTable[Text]):
             structural = True
             gone_keys = {RowKey(k) for k in gone}
             self._rendered = {k: v for k, v in self._rendered.items() if k[0] not in gone_keys}
+            for row_key in gone_keys:
+                self._lines.pop(row_key, None)
         self._views = {pv.key: pv for pv in rows}
         same_ctx = ctx == self._ctx
         self._ctx = ctx
