@@ -9,6 +9,8 @@ allocator's own reserved peak. Synthetic inputs; the engine passes `infos` throu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,11 +210,11 @@ def test_survival_ignores_deep_stats_that_do_not_fit() -> None:
     assert observed_peak(inp) == 12 * GB
 
 
-def test_survival_for_gpu_takes_deep_stats_beside_the_inputs() -> None:
-    inputs = [SurvivalInput(used_bytes=int(10.5 * GB), phase=Phase.GROWING)]
-    deep = [_deep(8 * GB, 10 * GB, reserved_peak=30 * GB)]
-    (plain,) = survival_for_gpu(inputs, gpu_free_bytes=20 * GB, gpu_total_bytes=80 * GB)
-    (sharp,) = survival_for_gpu(inputs, gpu_free_bytes=20 * GB, gpu_total_bytes=80 * GB, deep=deep)
+def test_survival_for_gpu_uses_the_deep_stats_its_inputs_carry() -> None:
+    plain_input = SurvivalInput(used_bytes=int(10.5 * GB), phase=Phase.GROWING)
+    deep_input = replace(plain_input, deep=_deep(8 * GB, 10 * GB, reserved_peak=30 * GB))
+    (plain,) = survival_for_gpu([plain_input], gpu_free_bytes=20 * GB, gpu_total_bytes=80 * GB)
+    (sharp,) = survival_for_gpu([deep_input], gpu_free_bytes=20 * GB, gpu_total_bytes=80 * GB)
     assert plain.verdict is Verdict.OK  # 10.5 x 1.5 = 15.75 GB: 5.25 more, 20 free
     assert sharp.estimated_peak_bytes == int(30.5 * GB)
     assert sharp.verdict is Verdict.TIGHT  # 20 GB more needed, 20 free: fits, barely

@@ -20,9 +20,7 @@ CONFIDENCE_FULL_AFTER_SAMPLES = 30.0
 CONFIDENCE_VARIANCE_SCALE = 100.0
 MIN_RATES = 3
 
-_new_state: Callable[[Phase, int, float, float, float], PhaseState] = positional_factory(
-    PhaseState
-)
+_new_state: Callable[[Phase, int, float, float, float], PhaseState] = positional_factory(PhaseState)
 
 
 @dataclass(frozen=True, slots=True)

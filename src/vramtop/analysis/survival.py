@@ -31,7 +31,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from vramtop.model import (
     DeepStats,
@@ -165,12 +165,6 @@ def _context_tokens(cmdline: Sequence[str]) -> int | None:
 
 def classify_workload(framework: str | None, cmdline: Sequence[str]) -> Workload:
     """The multiplier row for a process, from its framework and command line."""
-    return _classify_workload(framework, tuple(cmdline))
-
-
-@functools.lru_cache(maxsize=4096)
-def _classify_workload(framework: str | None, cmdline: tuple[str, ...]) -> Workload:
-    # Memoised: a process's framework and command line do not change between samples.
     fw = (framework or "").lower()
     words = _tokens(cmdline)
     text = " ".join(a.lower() for a in cmdline)
@@ -225,7 +219,8 @@ def _estimate_peak(inp: SurvivalInput, seen: int | None) -> tuple[int | None, fl
 
 @functools.lru_cache(maxsize=4096)
 def _multiplier(framework: str | None, cmdline: tuple[str, ...]) -> float:
-    return MULTIPLIERS[_classify_workload(framework, cmdline)]
+    # Memoised: a process's framework and command line do not change between samples.
+    return MULTIPLIERS[classify_workload(framework, cmdline)]
 
 
 #: A verdict before it becomes a SurvivalPrediction: verdict, estimated peak,
@@ -267,7 +262,7 @@ def _assess(
     """One process's verdict before collective pressure, and the bytes it counts for
     in that pressure: the highest of its estimated peak, observed peak and use."""
     used = inp.used_bytes
-    seen = inp.peak_bytes if inp.deep is None else observed_peak(inp)
+    seen = observed_peak(inp)
     if seen is not None and not seen > 0:
         seen = None
     own = seen or 0
@@ -312,18 +307,8 @@ def survival_for_gpu(
     *,
     gpu_free_bytes: int | None,
     gpu_total_bytes: int | None,
-    deep: Sequence[DeepStats | None] = (),
 ) -> list[SurvivalPrediction]:
-    """Verdicts for every process on one GPU, with collective pressure applied.
-
-    `deep`, where given, holds each input's deep-mode statistics (in the same order),
-    for inputs that do not carry their own.
-    """
-    if deep:
-        inputs = [
-            replace(i, deep=d) if i.deep is None and d is not None else i
-            for i, d in zip(inputs, deep, strict=False)
-        ] + list(inputs[len(deep) :])
+    """Verdicts for every process on one GPU, with collective pressure applied."""
     assessed = [_assess(inp, gpu_free_bytes, gpu_total_bytes) for inp in inputs]
     if not gpu_total_bytes or gpu_total_bytes <= 0:
         overcommitted = False
@@ -336,8 +321,6 @@ def survival_for_gpu(
         return [_new_prediction(v, e, m, r) for v, e, m, r, _ in assessed]
     # Collective pressure: OK becomes TIGHT, TIGHT and OOM become OOM.
     return [
-        _new_prediction(
-            Verdict.TIGHT if v is Verdict.OK else Verdict.OOM, e, m, r + _OVERCOMMITTED
-        )
+        _new_prediction(Verdict.TIGHT if v is Verdict.OK else Verdict.OOM, e, m, r + _OVERCOMMITTED)
         for v, e, m, r, _ in assessed
     ]
