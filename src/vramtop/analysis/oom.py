@@ -524,12 +524,11 @@ def _changepoint(
             other_regime = r_old > 0 and not (
                 1 / REGIME_RATE_RATIO < r_new / r_old < REGIME_RATE_RATIO
             )
-            z = (
-                _deviation(win, k, k, beyond=False, min_null=ARRIVAL_MIN_NULL)
-                if k >= ARRIVAL_MIN_NULL
-                else 0.0
-            )
-            if other_regime or abs(z) >= CHANGE_Z_NEW:
+            if other_regime or (
+                k >= ARRIVAL_MIN_NULL
+                and abs(_deviation(win, k, k, beyond=False, min_null=ARRIVAL_MIN_NULL))
+                >= CHANGE_Z_NEW
+            ):
                 return k, r_new, m >= 2
     best: tuple[float, int, float] | None = None
     for m in range(2, CHANGE_MAX_M + 1):
