@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from vramtop.config import Config
-from vramtop.ui.app import HANGUP_EXIT, NoTerminalError, run_tui
+from vramtop.ui.app import HANGUP_EXIT, NoTerminalError, create_app, run_tui
 
 from .helpers import DEMO, holder, replay_monitor
 
@@ -39,6 +40,14 @@ def read_until(fd: int, marker: bytes, timeout: float = 30.0) -> None:
             seen = seen[-4096:] + os.read(fd, 65536)
 
 
+def drain(fd: int, seconds: float) -> None:
+    """Read (and drop) what the TUI draws for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            os.read(fd, 65536)
+
+
 def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
     pid, fd = pty.fork()
@@ -59,3 +68,65 @@ def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
             pytest.fail("vramtop kept running after its terminal hung up")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == HANGUP_EXIT
+
+
+def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
+    """The input thread sleeps until a key arrives (no 10 Hz poll): a lone Esc still
+    closes the help screen once the parser's escape delay ends, and q ends the app
+    (its stop wakes the sleeping thread, or quitting would hang)."""
+    env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "vramtop", "replay", str(DEMO)], env)
+    try:
+        read_until(fd, b"GPU 0")
+        os.write(fd, b"?")
+        read_until(fd, b"vramtop keys")
+        # A lone Esc: only the parser's deadline tells it from the start of a sequence. Had
+        # it stayed pending, the next ? would read as Alt+? and the help would stay shut.
+        os.write(fd, b"\x1b")
+        drain(fd, 1.0)
+        os.write(fd, b"?")
+        read_until(fd, b"vramtop keys")
+        os.write(fd, b"\x1b")
+        drain(fd, 1.0)
+        os.write(fd, b"q")
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("vramtop did not quit on q")
+            with contextlib.suppress(OSError):
+                if select.select([fd], [], [], 0.05)[0]:
+                    os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_quiet_input_thread_sleeps_until_input_or_the_parsers_deadline() -> None:
+    from textual._xterm_parser import XTermParser
+
+    from vramtop.ui.driver import QuietLinuxDriver
+
+    parser = XTermParser()
+    assert QuietLinuxDriver._wait_s(parser) is None  # nothing pending: block until input
+    list(parser.feed("\x1b"))  # a lone Esc, or the start of a sequence?
+    wait = QuietLinuxDriver._wait_s(parser)
+    assert wait is not None and 0 <= wait <= 0.5
+    list(parser.feed("[A"))  # it was an arrow key
+    assert QuietLinuxDriver._wait_s(parser) is None
+
+
+def test_vramtop_uses_the_quiet_driver_where_textual_would_use_its_linux_driver() -> None:
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from vramtop.ui.driver import QuietLinuxDriver
+
+    app = create_app(replay_monitor(), holder(Config()))
+    assert app.driver_class is QuietLinuxDriver
+    assert issubclass(QuietLinuxDriver, LinuxDriver)

@@ -20,6 +20,8 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.timer import Timer
 
 from vramtop import actions, paths
@@ -29,6 +31,7 @@ from vramtop.engine import Monitor
 from vramtop.errors import BackendError, VramtopError
 from vramtop.frame import Frame, ProcessView
 from vramtop.security import is_same_user
+from vramtop.ui.driver import QuietLinuxDriver
 from vramtop.ui.messages import (
     ConfigReloaded,
     DetailRequested,
@@ -181,6 +184,10 @@ class VramtopApp(App[int]):
             # TUI without a terminal would otherwise run (and spin) forever.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return QuietLinuxDriver if driver is LinuxDriver else driver
 
     def _on_sighup(self) -> None:
         if terminal_gone():
