@@ -289,7 +289,8 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
             pass
 
         def on_frame_ready(self, message: FrameReady) -> None:
-            super().on_frame_ready(message)
+            # Textual calls every class's handler in turn: VramtopApp's draws the frame
+            # after this one (calling it here too would draw every frame twice).
             self.seen += 1
             if self.seen % every == 0:
                 out.write(f"{self.seen} {time.monotonic()}\n")

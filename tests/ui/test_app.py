@@ -18,6 +18,7 @@ from vramtop.ui.screens.detail import DetailScreen
 from vramtop.ui.screens.help import HelpScreen, key_label
 from vramtop.ui.screens.main import MainScreen
 from vramtop.ui.state import THEME_MAP, LayoutMode
+from vramtop.ui.widgets.memory import MemoryBar, MemoryTimeline
 from vramtop.ui.widgets.process_table import ProcessTable
 
 from .helpers import (
@@ -525,3 +526,23 @@ async def test_lost_degraded_mig_host_and_temperature_states() -> None:
         "GPU 2 · L4",
     ):
         assert fragment in text, fragment
+
+
+async def test_kept_memory_bar_colours_follow_a_theme_change() -> None:
+    """The memory widgets keep their component styles between refreshes; a new theme
+    (or anything else that recomputes their CSS) must still give its colours."""
+    app = create_app(replay_monitor(at_s=5), holder(), theme="dracula")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.frame is not None)
+        await pilot.pause()
+        widgets = (app.main.query_one(MemoryBar), app.main.query_one(MemoryTimeline))
+        names = ("memorybar--used", "timeline--bar")
+        before = [w.component_style(n) for w, n in zip(widgets, names, strict=True)]
+        assert before == [
+            w.get_component_rich_style(n) for w, n in zip(widgets, names, strict=True)
+        ]
+        await pilot.press("t")
+        await pilot.pause()
+        after = [w.component_style(n) for w, n in zip(widgets, names, strict=True)]
+        assert after == [w.get_component_rich_style(n) for w, n in zip(widgets, names, strict=True)]
+        assert all(a.color != b.color for a, b in zip(after, before, strict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
@@ -31,7 +32,25 @@ def bar_cells(device: GPUDevice, width: int) -> tuple[int, int, int] | None:
     return used, res, width - used - res
 
 
-class MemoryBar(Widget):
+class ComponentStyled(Widget):
+    """A widget that keeps its component styles between refreshes. Textual drops them at
+    every refresh and builds them again from the CSS, most of what drawing a one-line
+    widget costs; a kept style stays while Textual holds the same computed styles for
+    its component (it computes new ones whenever the widget's or an ancestor's CSS, the
+    theme or a pseudo-class changes)."""
+
+    def component_style(self, name: str) -> Style:
+        source = self._component_styles.get(name)
+        kept: dict[str, tuple[object, Style]] = self.__dict__.setdefault("_kept_styles", {})
+        hit = kept.get(name)
+        if hit is not None and hit[0] is source:
+            return hit[1]
+        style = self.get_component_rich_style(name)
+        kept[name] = (source, style)
+        return style
+
+
+class MemoryBar(ComponentStyled):
     """`██████▓░░░░ label`: used, driver-reserved and free, with numbers in the label."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -72,12 +91,12 @@ class MemoryBar(Widget):
             used, reserved, free = cells
             ratio = (self._device.used_bytes or 0) / (self._device.total_bytes or 1)
             used_cls = "memorybar--high" if ratio >= HIGH_USE else "memorybar--used"
-            out.append(USED_CHAR * used, style=self.get_component_rich_style(used_cls))
+            out.append(USED_CHAR * used, style=self.component_style(used_cls))
             out.append(
                 RESERVED_CHAR * reserved,
-                style=self.get_component_rich_style("memorybar--reserved"),
+                style=self.component_style("memorybar--reserved"),
             )
-            out.append(FREE_CHAR * free, style=self.get_component_rich_style("memorybar--free"))
+            out.append(FREE_CHAR * free, style=self.component_style("memorybar--free"))
             out.append(" ")
         out.append_text(label)
         return out
@@ -112,7 +131,7 @@ def timeline_bars(values: Sequence[float], width: int, ceiling: float | None) ->
     return "".join(out)
 
 
-class MemoryTimeline(Widget):
+class MemoryTimeline(ComponentStyled):
     """The memory timeline of a GPU or a process, scaled to the GPU's capacity."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--bar"}
@@ -138,7 +157,7 @@ class MemoryTimeline(Widget):
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append(
             timeline_bars(self._values, width, self._ceiling),
-            style=self.get_component_rich_style("timeline--bar"),
+            style=self.component_style("timeline--bar"),
         )
         out.append(" ")
         out.append_text(self._label)

@@ -173,6 +173,22 @@ def render_text_cell(
     if length > inner:
         return None
     justify = text.justify or "default"
+    if not text.spans and justify in ("default", "left", "right"):
+        # What the steps below give a text without spans: one segment in the text's own
+        # style (none if it has none), and default justification's padding unstyled.
+        style = console.get_style(text.style) if text.style else None
+        gap = " " * (inner - length)
+        if justify == "right":
+            if plain.rstrip() != plain:
+                return None
+            segments = [Segment(gap + plain, style)]
+        elif justify == "left":
+            segments = [Segment(plain + gap, style)]
+        else:
+            segments = (
+                [Segment(plain, style), Segment(gap, _NULL)] if gap else [Segment(plain, style)]
+            )
+        return _padded(segments, padding, pre, post)
     line = text
     if justify == "right":
         if plain.rstrip() != plain:
@@ -187,6 +203,12 @@ def render_text_cell(
     segments = list(_NEWLINE.join([line]).render(console))
     if justify == "default" and length < inner:
         segments.append(Segment(" " * (inner - length), _NULL))
+    return _padded(segments, padding, pre, post)
+
+
+def _padded(segments: list[Segment], padding: int, pre: Style, post: Style) -> list[list[Segment]]:
+    """A cell's one line: `segments` padded on both sides, `pre` before and `post` after
+    every style (as Padding and Styled draw it)."""
 
     def styled(style: Style | None) -> Style | None:
         if pre:
@@ -195,9 +217,9 @@ def render_text_cell(
             style = style + post if style else post
         return style
 
-    edge = Segment(" " * padding, styled(_NULL)) if padding else None
     out = [Segment(t, styled(st)) for t, st, _ in segments]
-    if edge is not None:
+    if padding:
+        edge = Segment(" " * padding, styled(_NULL))
         out = [edge, *out, edge]
     return [out]
 
@@ -303,11 +325,7 @@ class ProcessTable(DataTable[Text]):
     ) -> list[list[Segment]]:
         """`lines` of a cell drawn at another row, with the row number in their styles
         changed to `row_index` (the same styles a new drawing would give)."""
-        meta = self._meta.get((row_index, column_index))
-        if meta is None:
-            meta = self._meta[(row_index, column_index)] = Style.from_meta(
-                {"row": row_index, "column": column_index}
-            )
+        meta = self._cell_meta(row_index, column_index)
         return [
             [
                 Segment(text, style + meta if style else style, control)
@@ -315,6 +333,15 @@ class ProcessTable(DataTable[Text]):
             ]
             for line in lines
         ]
+
+    def _cell_meta(self, row_index: int, column_index: int) -> Style:
+        """The style that tells a click where it landed (DataTable's per-cell meta)."""
+        meta = self._meta.get((row_index, column_index))
+        if meta is None:
+            meta = self._meta[(row_index, column_index)] = Style.from_meta(
+                {"row": row_index, "column": column_index}
+            )
+        return meta
 
     def _render_text(
         self,
@@ -347,7 +374,7 @@ class ProcessTable(DataTable[Text]):
             state.css_foreground,
             state.css_background,
         )
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        pre = base_style + self._cell_meta(row_index, column_index) + component
         return render_text_cell(self.app.console, text, width, self.cell_padding, pre, post)
 
     def _render_line_in_row(
