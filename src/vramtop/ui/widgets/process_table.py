@@ -226,11 +226,36 @@ def _padded(segments: list[Segment], padding: int, pre: Style, post: Style) -> l
 
 @dataclass(frozen=True, slots=True)
 class _RenderedCell:
-    """A cell's rendered lines, valid while its value object and drawing state stay."""
+    """A cell's rendered lines, valid while its value object and drawing state stay, and
+    each line simplified (neighbouring segments of one style joined) with its width."""
 
     value: object
     state: tuple[object, ...]
     lines: list[list[Segment]]
+    simple: list[list[Segment]]
+    lengths: list[int]
+
+    @classmethod
+    def of(cls, value: object, state: tuple[object, ...], lines: list[list[Segment]]) -> Self:
+        simple = [list(Segment.simplify(line)) for line in lines]
+        return cls(value, state, lines, simple, [get_line_length(line) for line in simple])
+
+
+def join_simplified(parts: list[list[Segment]]) -> list[Segment]:
+    """`Segment.simplify` of the parts joined, for parts each already simplified: only
+    where two parts meet can two segments of one style be neighbours."""
+    out: list[Segment] = []
+    for part in parts:
+        if not part:
+            continue
+        if out:
+            last, first = out[-1], part[0]
+            if last.style == first.style and not first.control:  # as simplify joins
+                out[-1] = Segment(last.text + first.text, last.style)
+                out.extend(part[1:])
+                continue
+        out.extend(part)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,22 +316,34 @@ class ProcessTable(DataTable[Text]):
         cursor: bool = False,
         hover: bool = False,
     ) -> list[list[Segment]]:
+        return self._cell(row_index, column_index, base_style, width, cursor, hover).lines
+
+    def _cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> _RenderedCell:
         row_key = (
             self._header_row_key if row_index == -1 else self._row_locations.get_key(row_index)
         )
         column_key = self._column_locations.get_key(column_index)
         if row_key is None or column_key is None:  # a row label, or a cell that just left
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            drawn = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            return _RenderedCell.of(None, (), drawn)
         if row_index == -1:
             value: object = self.columns[column_key].label
         else:
             value = self._data[row_key][column_key]
         state = (row_index, column_index, base_style, width, cursor, hover, self._state().drawing)
         cached = self._rendered.get((row_key, column_key))
-        lines = None
+        lines: list[list[Segment]] | None = None
         if cached is not None and cached.value is value:
             if cached.state == state:
-                return cached.lines
+                return cached
             if row_index >= 0 and cached.state[0] != -1 and cached.state[1:] == state[1:]:
                 # The row only moved: its cells differ in nothing but the row number
                 # DataTable keeps in each segment's style (for mouse clicks).
@@ -317,8 +354,8 @@ class ProcessTable(DataTable[Text]):
             )
         if lines is None:
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        self._rendered[(row_key, column_key)] = _RenderedCell(value, state, lines)
-        return lines
+        cell = self._rendered[(row_key, column_key)] = _RenderedCell.of(value, state, lines)
+        return cell
 
     def _moved(
         self, lines: list[list[Segment]], row_index: int, column_index: int
@@ -467,22 +504,26 @@ class ProcessTable(DataTable[Text]):
         per-line cache key and, where the line fits the widget (its crop then keeps
         every segment and no padding is added), without the crop pass and extra strip."""
         width = self.size.width
-        segments: list[Segment] = []
+        cells: list[_RenderedCell] = []
         table_width = self._row_label_column_width
         for column_index, cell_width in enumerate(self._state().widths):
             table_width += cell_width
-            lines = self._render_cell(
-                row_index, column_index, base_style, cell_width, cursor, hover
+            cells.append(self._cell(row_index, column_index, base_style, cell_width, cursor, hover))
+        filler_width = max(0, width - table_width)
+        filler = [
+            Segment(" " * filler_width, self._extend_style(row_index, base_style, cursor, hover))
+        ]
+        first = cells[0].lines[line_no] if cells else filler
+        if (
+            table_width <= width
+            and first
+            and first[0].text
+            and sum(cell.lengths[line_no] for cell in cells) + filler_width == width
+        ):
+            return Strip(
+                join_simplified([*(cell.simple[line_no] for cell in cells), filler]), width
             )
-            segments.extend(lines[line_no])
-        segments.append(
-            Segment(
-                " " * max(0, width - table_width),
-                self._extend_style(row_index, base_style, cursor, hover),
-            )
-        )
-        if table_width <= width and segments[0].text and get_line_length(segments) == width:
-            return Strip(Segment.simplify(segments), width)
+        segments = [seg for cell in cells for seg in cell.lines[line_no]] + filler
         segments = line_crop(segments, 0, width, width)
         return Strip(segments).adjust_cell_length(width, base_style).simplify()
 
