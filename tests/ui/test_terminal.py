@@ -48,6 +48,25 @@ def drain(fd: int, seconds: float) -> None:
             os.read(fd, 65536)
 
 
+def exit_code(pid: int, fd: int | None, failure: str) -> int:
+    """The child's exit code once it ends (reading what it draws on `fd`, if open),
+    or kill it and fail with `failure` after 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail(failure)
+        if fd is None:
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(OSError):
+                drain(fd, 0.05)
+
+
 def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
     pid, fd = pty.fork()
@@ -57,17 +76,7 @@ def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
         read_until(fd, b"GPU 0")
     finally:
         os.close(fd)  # the terminal goes away
-    deadline = time.monotonic() + 20
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            pytest.fail("vramtop kept running after its terminal hung up")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == HANGUP_EXIT
+    assert exit_code(pid, None, "vramtop kept running after its terminal hung up") == HANGUP_EXIT
 
 
 def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
@@ -91,21 +100,9 @@ def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
         os.write(fd, b"\x1b")
         drain(fd, 1.0)
         os.write(fd, b"q")
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                pytest.fail("vramtop did not quit on q")
-            with contextlib.suppress(OSError):
-                if select.select([fd], [], [], 0.05)[0]:
-                    os.read(fd, 65536)
+        assert exit_code(pid, fd, "vramtop did not quit on q") == 0
     finally:
         os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_the_quiet_input_thread_sleeps_until_input_or_the_parsers_deadline() -> None:
