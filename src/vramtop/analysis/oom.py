@@ -1149,6 +1149,11 @@ class OOMPredictor:
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(hist)]
         sizes = [b[1] - a[1] for a, b in itertools.pairwise(hist)]
         n_inc = len(gaps)
+        if hist[0][0] == ep.t0 and len(gaps) > 1:
+            # The onset is the last sample before the first rise, not a rise: the time
+            # from it to the first rise is not a gap between rises (bursts on a leak
+            # have their onset a sample before a burst, whatever their period).
+            gaps = gaps[1:]
         cv2 = _cv2_classic(_trimmed(gaps)) + _cv2_classic(_trimmed(sizes))
         cv2 = (n_inc * cv2 + CV2_PRIOR_WEIGHT * CV2_PRIOR) / (n_inc + CV2_PRIOR_WEIGHT)
         incs = [max(0.0, b[1] - a[1]) for a, b in itertools.pairwise(win)]
