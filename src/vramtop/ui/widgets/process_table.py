@@ -716,7 +716,8 @@ class ProcessTable(DataTable[Text]):
     def _repaint_changed_lines(self, *, full: bool) -> None:
         """Repaint the cells whose value differs from the one last shown at their place:
         per line, one region from the first to the last changed cell, all in one refresh."""
-        shown = [(row.key, self.get_row(row.key)) for row in self.ordered_rows]
+        data = self._data  # each row's cells in column order, as get_row gives them
+        shown = [(row.key, list(data[row.key].values())) for row in self.ordered_rows]
         before, self._shown = self._shown, shown
         if full:
             return
