@@ -301,12 +301,7 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
                 self.call_after_refresh(self.next_sample)
 
         def next_sample(self) -> None:
-            # The worker that posted this frame may still hold the step lock (it is
-            # released after posting), and a request made then would be skipped.
-            if self._step_lock.locked():
-                self.set_timer(0.002, self.next_sample)
-            else:
-                self.request_sample()
+            self.request_sample()  # taken as soon as the sampling thread is free
 
     app = PacedApp(monitor, holder)
     try:

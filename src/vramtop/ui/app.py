@@ -1,7 +1,7 @@
-"""The Textual app: a composition of screens and bindings around one sampling worker.
+"""The Textual app: a composition of screens and bindings around one sampling thread.
 
-A timer at `general.refresh_rate` starts a thread worker that polls the config
-holder (SIGHUP reloads), calls `monitor.step()` and posts a `FrameReady`. The
+A timer at `general.refresh_rate` asks the sampling thread for a sample: it polls
+the config holder (SIGHUP reloads), calls `monitor.step()` and posts a `FrameReady`. The
 UI thread only renders frames: it never calls NVML, reads /proc or analyses.
 """
 
@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from typing import ClassVar
 
 from textual import work
@@ -40,6 +39,7 @@ from vramtop.ui.messages import (
     ProcessSeries,
     SampleFailed,
 )
+from vramtop.ui.sampler import SampleThread
 from vramtop.ui.screens.detail import DetailScreen
 from vramtop.ui.screens.help import HelpScreen, visible_bindings
 from vramtop.ui.screens.kill import KillScreen, kill_refusal
@@ -135,7 +135,7 @@ class VramtopApp(App[int]):
             self.replay.step_s / self.config_now.general.refresh_rate if self.replay else 1.0
         )
         self._timer: Timer | None = None
-        self._step_lock = threading.Lock()
+        self._sampler = SampleThread(self._sample)
         self._series_target: tuple[str, str, ProcessView, bool] | None = None
         self._notices_seen: set[str] = set()
         self._last_error: str | None = None
@@ -178,12 +178,16 @@ class VramtopApp(App[int]):
         self.main.kill_enabled = self.kill_enabled and self.live
         self._start_timer()
         self.main.show_frame(None, self.settings())
+        self._sampler.start()
         self.request_sample()
         if not self.is_headless and hasattr(signal, "SIGHUP"):
             # SIGHUP reloads the config, unless the terminal hung up: then leave, as a
             # TUI without a terminal would otherwise run (and spin) forever.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def on_unmount(self) -> None:
+        self._sampler.stop()
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -209,19 +213,17 @@ class VramtopApp(App[int]):
         self.main.show_frame(None, self.settings())
         self._show_detail()
 
-    # --- sampling (thread worker) --------------------------------------------------------
+    # --- sampling (its own thread) -------------------------------------------------------
 
     def request_sample(self) -> None:
-        """Take a sample now, off the UI thread (skipped while one is still running)."""
+        """Take a sample now, off the UI thread (right after the one being taken, if any)."""
         if not self.is_headless and terminal_gone():  # hung up without a SIGHUP reaching us
             self.exit(HANGUP_EXIT, return_code=HANGUP_EXIT)
             return
-        self._sample()
+        self._sampler.request()
 
-    @work(thread=True, exclusive=True, group="sample", exit_on_error=False)
     def _sample(self) -> None:
-        if not self._step_lock.acquire(blocking=False):
-            return
+        """One sample, on the sampling thread: config reload, engine step, frame posted."""
         try:
             old = self.holder.config
             text = self.holder.poll()
@@ -236,11 +238,9 @@ class VramtopApp(App[int]):
                 self.post_message(SampleFailed(e.user_message()))
                 return
             self.post_message(FrameReady(frame, self._fetch_series()))
-        except Exception:  # a worker boundary: log, tell the user, keep running
+        except Exception:  # a thread boundary: log, tell the user, keep running
             log.exception("sampling failed")
             self.post_message(SampleFailed("internal error while sampling (see the log)"))
-        finally:
-            self._step_lock.release()
 
     def _fetch_series(self) -> ProcessSeries | None:
         """History (and age, local processes only) of the process whose detail screen is open."""
