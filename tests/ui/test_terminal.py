@@ -7,6 +7,7 @@ import contextlib
 import os
 import pty
 import select
+import signal
 import sys
 import time
 from argparse import Namespace
@@ -101,6 +102,29 @@ def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
         drain(fd, 1.0)
         os.write(fd, b"q")
         assert exit_code(pid, fd, "vramtop did not quit on q") == 0
+    finally:
+        os.close(fd)
+
+
+def test_the_tui_takes_keys_again_after_a_suspend_and_resume() -> None:
+    """Ctrl+Z stops application mode and closes the driver, and `fg` (SIGCONT) starts it
+    again: the new input thread must get a wake-up pipe of its own."""
+    env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "vramtop", "replay", str(DEMO)], env)
+    try:
+        read_until(fd, b"GPU 0")
+        os.kill(pid, signal.SIGTSTP)
+        drain(fd, 1.0)
+        os.kill(pid, signal.SIGCONT)
+        drain(fd, 1.0)
+        os.write(fd, b"?")
+        read_until(fd, b"vramtop keys")
+        os.write(fd, b"\x1b")
+        drain(fd, 1.0)
+        os.write(fd, b"q")
+        assert exit_code(pid, fd, "vramtop did not quit on q after a resume") == 0
     finally:
         os.close(fd)
 

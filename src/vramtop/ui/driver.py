@@ -38,17 +38,37 @@ FALLBACK_POLL_S = 0.1  # Textual's own interval, if its parser ever hides its de
 
 
 class _WakingEvent(threading.Event):
-    """An Event whose `set` also wakes the input thread out of its select."""
+    """An Event whose `set` also wakes the input thread out of its select, through the
+    pipe that thread opened for its own lifetime (none between threads)."""
 
-    def __init__(self, wake_fd: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.wake_fd: int | None = wake_fd  # None once the driver closed the pipe
+        self._pipe_lock = threading.Lock()
+        self._wake_w: int | None = None
+
+    def open_pipe(self) -> int:
+        """A new wake-up pipe for an input thread; returns its read end."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        with self._pipe_lock:
+            self._wake_w = write_fd
+        return read_fd
+
+    def close_pipe(self, read_fd: int) -> None:
+        with self._pipe_lock:
+            write_fd, self._wake_w = self._wake_w, None
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def set(self) -> None:
         super().set()
-        if self.wake_fd is not None:
-            with contextlib.suppress(OSError):  # the pipe is full: the thread is awake
-                os.write(self.wake_fd, b"x")
+        with self._pipe_lock:
+            if self._wake_w is not None:
+                with contextlib.suppress(OSError):  # the pipe is full: the thread is awake
+                    os.write(self._wake_w, b"x")
 
 
 class _HangupSafeOutput:
@@ -87,10 +107,9 @@ class QuietLinuxDriver(LinuxDriver):
         size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(app, debug=debug, mouse=mouse, size=size)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._exit = self.exit_event = _WakingEvent(self._wake_w)
+        # Textual suspends (Ctrl+Z) by stopping application mode and closing the driver,
+        # and resumes by starting it again: each input thread has its own wake-up pipe.
+        self._exit = self.exit_event = _WakingEvent()
         self._hung_up = False
         if self._file is not None:  # only the output thread writes to it: write and flush
             self._file = cast(Any, _HangupSafeOutput(self._file))
@@ -101,27 +120,28 @@ class QuietLinuxDriver(LinuxDriver):
             super()._sigcont_application(*args)
 
     def run_input_thread(self) -> None:
-        fileno, wake = self.fileno, self._wake_r
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
         self._hung_up = False
-        self._drain_wake()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fileno, selectors.EVENT_READ)
-            selector.register(wake, selectors.EVENT_READ)
-            try:
+        wake = self._exit.open_pipe()  # before the first look at exit_event
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.fileno, selectors.EVENT_READ)
+                selector.register(wake, selectors.EVENT_READ)
                 while not self.exit_event.is_set() and not self._hung_up:
-                    self._pump(selector, parser, decode, self._wait_s(parser), final=False)
+                    self._pump(selector, wake, parser, decode, self._wait_s(parser), final=False)
                 if not self._hung_up:  # what was typed just before the stop
                     selector.unregister(wake)
-                    self._pump(selector, parser, decode, 0.0, final=True)
-            finally:
-                for _ in parser.feed(""):  # end of input: the parser flushes what it holds
-                    pass
+                    self._pump(selector, wake, parser, decode, 0.0, final=True)
+        finally:
+            self._exit.close_pipe(wake)
+            for _ in parser.feed(""):  # end of input: the parser flushes what it holds
+                pass
 
     def _pump(
         self,
         selector: selectors.BaseSelector,
+        wake: int,
         parser: XTermParser,
         decode: Any,
         timeout: float | None,
@@ -129,8 +149,10 @@ class QuietLinuxDriver(LinuxDriver):
         final: bool,
     ) -> None:
         for key, _mask in selector.select(timeout):
-            if key.fd == self._wake_r:
-                self._drain_wake()
+            if key.fd == wake:
+                with contextlib.suppress(OSError):  # BlockingIOError: drained
+                    while os.read(wake, 64):
+                        pass
                 continue
             try:
                 data = decode(os.read(self.fileno, READ_CHUNK), final=final)
@@ -152,17 +174,3 @@ class QuietLinuxDriver(LinuxDriver):
             return FALLBACK_POLL_S
         deadline = parser._timeout_time
         return None if deadline is None else max(0.0, deadline - get_time())
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(OSError):  # BlockingIOError: empty
-            while os.read(self._wake_r, 64):
-                pass
-
-    def close(self) -> None:
-        super().close()
-        if self._exit.wake_fd is None:  # already closed
-            return
-        self._exit.wake_fd = None
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
