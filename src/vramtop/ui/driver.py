@@ -125,7 +125,8 @@ class QuietLinuxDriver(LinuxDriver):
         self._hung_up = False
         wake = self._exit.open_pipe()  # before the first look at exit_event
         try:
-            with selectors.DefaultSelector() as selector:
+            # select(), as Textual's own thread: macOS's kqueue does not watch terminals.
+            with selectors.SelectSelector() as selector:
                 selector.register(self.fileno, selectors.EVENT_READ)
                 selector.register(wake, selectors.EVENT_READ)
                 while not self.exit_event.is_set() and not self._hung_up:
