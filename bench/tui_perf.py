@@ -29,6 +29,8 @@ benchmark's own work is never counted.
 
     python bench/tui_perf.py                       # everything, about 4 minutes
     python bench/tui_perf.py --duration 20 --hour-frames 1200 --json out.json
+    python bench/tui_perf.py --only cpu --against ../old-checkout --pairs 3
+                                                   # CPU of both, run alternately
 
 Needs only vramtop's own dependencies (psutil, textual) and a POSIX pty.
 """
@@ -97,10 +99,14 @@ class PtyChild:
     """
 
     def __init__(
-        self, argv: list[str], size: tuple[int, int] = SIZE, marker: bytes = MARKER
+        self,
+        argv: list[str],
+        size: tuple[int, int] = SIZE,
+        marker: bytes = MARKER,
+        src: Path = SRC,
     ) -> None:
         cols, rows = size
-        env = dict(child_env(), TERM="xterm-256color", COLORTERM="truecolor")
+        env = dict(child_env(src), TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("NO_COLOR", None)
         winsize = struct.pack("HHHH", rows, cols, 0, 0)
         self.marker = marker
@@ -198,12 +204,12 @@ class PtyChild:
         return None
 
 
-def child_env() -> dict[str, str]:
+def child_env(src: Path = SRC) -> dict[str, str]:
     """The environment of every measured process: this checkout's vramtop first, so the
     figures are those of the code beside this script, whatever is installed."""
     env = dict(os.environ)
-    if (SRC / "vramtop").is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
+    if (src / "vramtop").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -219,8 +225,14 @@ def loadavg() -> tuple[float, float, float]:
 # --- 1. CPU at 1 Hz ----------------------------------------------------------------------
 
 
-def cpu_1hz(res: Results, trace: Path, duration: float, warmup: float) -> None:
-    child = PtyChild([*vramtop_argv(), "replay", str(trace), "--loop", "--refresh-rate", "1"])
+def cpu_window(
+    trace: Path, duration: float, warmup: float, src: Path = SRC
+) -> tuple[float, dict[str, object]]:
+    """One TUI process of the vramtop in `src` at 1 Hz: its CPU over `duration` seconds as
+    % of one core, and the details."""
+    child = PtyChild(
+        [*vramtop_argv(), "replay", str(trace), "--loop", "--refresh-rate", "1"], src=src
+    )
     try:
         child.wait_marker()
         time.sleep(warmup)
@@ -232,19 +244,7 @@ def cpu_1hz(res: Results, trace: Path, duration: float, warmup: float) -> None:
         threads = child.proc.num_threads()
     finally:
         child.quit()
-    pct = 100 * (c1 - c0) / (t1 - t0)
-    res.rows.append(
-        Row(
-            "TUI at 1 Hz, 1 GPU x 16 processes: CPU",
-            pct,
-            "% of one core",
-            "< 1",
-            pct < 1,
-            f"vramtop replay --loop --refresh-rate 1, pty 160x50, {duration:.0f} s "
-            f"after {warmup:.0f} s",
-        )
-    )
-    res.details["cpu_1hz"] = {
+    return 100 * (c1 - c0) / (t1 - t0), {
         "cpu_s": c1 - c0,
         "wall_s": t1 - t0,
         "terminal_bytes_per_s": (b1 - b0) / (t1 - t0),
@@ -252,6 +252,32 @@ def cpu_1hz(res: Results, trace: Path, duration: float, warmup: float) -> None:
         "threads": threads,
         "loadavg_at_start": load0,
     }
+
+
+def cpu_1hz(
+    res: Results, trace: Path, duration: float, warmup: float, against: Path | None, pairs: int
+) -> None:
+    """CPU at 1 Hz. With `against` (another checkout), the two run alternately `pairs`
+    times: from run to run the figure moves by more than most changes being measured."""
+    how = (
+        f"vramtop replay --loop --refresh-rate 1, pty 160x50, {duration:.0f} s after {warmup:.0f} s"
+    )
+    name = "TUI at 1 Hz, 1 GPU x 16 processes: CPU"
+    if against is None:
+        pct, details = cpu_window(trace, duration, warmup)
+        res.rows.append(Row(name, pct, "% of one core", "< 1", pct < 1, how))
+        res.details["cpu_1hz"] = details
+        return
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(pairs):
+        ours.append(cpu_window(trace, duration, warmup)[0])
+        theirs.append(cpu_window(trace, duration, warmup, against / "src")[0])
+    mine, other = statistics.median(ours), statistics.median(theirs)
+    how = f"median of {pairs}, alternately with {against}: {how}"
+    res.rows.append(Row(name, mine, "% of one core", "< 1", mine < 1, how))
+    res.rows.append(Row(f"  the same, {against}", other, "% of one core", "< 1", other < 1, ""))
+    res.details["cpu_1hz_pairs"] = {"this": ours, "against": theirs, "against_path": str(against)}
 
 
 # --- 2. memory over an hour of samples ---------------------------------------------------
@@ -593,10 +619,21 @@ def main() -> int:
         action="append",
         help="run only these (repeatable)",
     )
+    ap.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="CPU: run another checkout's vramtop (CHECKOUT/src) alternately with this one",
+    )
+    ap.add_argument("--pairs", type=int, default=3, help="with --against: runs of each (3)")
     ap.add_argument("--json", metavar="PATH", help="write the table and details as JSON")
     args = ap.parse_args()
     if args.hour_warmup >= args.hour_frames:
         ap.error("--hour-warmup must be below --hour-frames")
+    if args.against is not None and not (args.against / "src" / "vramtop").is_dir():
+        ap.error(f"--against: {args.against} has no src/vramtop")
+    if args.pairs < 1:
+        ap.error("--pairs must be at least 1")
     only = set(args.only or ("cpu", "memory", "first-frame", "startup"))
     res = Results()
     load_start = loadavg()
@@ -610,7 +647,7 @@ def main() -> int:
         if "first-frame" in only:
             first_frame(res, t16, args.runs)
         if "cpu" in only:
-            cpu_1hz(res, t16, args.duration, args.warmup)
+            cpu_1hz(res, t16, args.duration, args.warmup, args.against, args.pairs)
         if "memory" in only:
             memory_hour(res, t16, args.hour_frames, args.hour_warmup)
     res.details["machine"] = {
