@@ -68,11 +68,32 @@ def exit_code(pid: int, fd: int | None, failure: str) -> int:
                 drain(fd, 0.05)
 
 
-def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
+def start_replay_tui() -> tuple[int, int]:
+    """vramtop replaying a recording on a new pty: the child's pid and the pty's fd."""
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
     pid, fd = pty.fork()
-    if pid == 0:  # the child: vramtop on the pty, replaying a recording
+    if pid == 0:  # the child
         os.execvpe(sys.executable, [sys.executable, "-m", "vramtop", "replay", str(DEMO)], env)
+    return pid, fd
+
+
+def open_help(fd: int) -> None:
+    os.write(fd, b"?")
+    read_until(fd, b"vramtop keys")
+
+
+def press_escape(fd: int) -> None:
+    os.write(fd, b"\x1b")
+    drain(fd, 1.0)  # longer than the parser's escape delay
+
+
+def quit_with_q(pid: int, fd: int, failure: str) -> int:
+    os.write(fd, b"q")
+    return exit_code(pid, fd, failure)
+
+
+def test_the_tui_leaves_when_its_terminal_hangs_up() -> None:
+    pid, fd = start_replay_tui()
     try:
         read_until(fd, b"GPU 0")
     finally:
@@ -84,24 +105,16 @@ def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
     """The input thread sleeps until a key arrives (no 10 Hz poll): a lone Esc still
     closes the help screen once the parser's escape delay ends, and q ends the app
     (its stop wakes the sleeping thread, or quitting would hang)."""
-    env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe(sys.executable, [sys.executable, "-m", "vramtop", "replay", str(DEMO)], env)
+    pid, fd = start_replay_tui()
     try:
         read_until(fd, b"GPU 0")
-        os.write(fd, b"?")
-        read_until(fd, b"vramtop keys")
+        open_help(fd)
         # A lone Esc: only the parser's deadline tells it from the start of a sequence. Had
         # it stayed pending, the next ? would read as Alt+? and the help would stay shut.
-        os.write(fd, b"\x1b")
-        drain(fd, 1.0)
-        os.write(fd, b"?")
-        read_until(fd, b"vramtop keys")
-        os.write(fd, b"\x1b")
-        drain(fd, 1.0)
-        os.write(fd, b"q")
-        assert exit_code(pid, fd, "vramtop did not quit on q") == 0
+        press_escape(fd)
+        open_help(fd)
+        press_escape(fd)
+        assert quit_with_q(pid, fd, "vramtop did not quit on q") == 0
     finally:
         os.close(fd)
 
@@ -109,22 +122,16 @@ def test_keys_reach_the_tui_through_its_input_thread_and_q_quits() -> None:
 def test_the_tui_takes_keys_again_after_a_suspend_and_resume() -> None:
     """Ctrl+Z stops application mode and closes the driver, and `fg` (SIGCONT) starts it
     again: the new input thread must get a wake-up pipe of its own."""
-    env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(SRC))
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe(sys.executable, [sys.executable, "-m", "vramtop", "replay", str(DEMO)], env)
+    pid, fd = start_replay_tui()
     try:
         read_until(fd, b"GPU 0")
         os.kill(pid, signal.SIGTSTP)
         drain(fd, 1.0)
         os.kill(pid, signal.SIGCONT)
         drain(fd, 1.0)
-        os.write(fd, b"?")
-        read_until(fd, b"vramtop keys")
-        os.write(fd, b"\x1b")
-        drain(fd, 1.0)
-        os.write(fd, b"q")
-        assert exit_code(pid, fd, "vramtop did not quit on q after a resume") == 0
+        open_help(fd)
+        press_escape(fd)
+        assert quit_with_q(pid, fd, "vramtop did not quit on q after a resume") == 0
     finally:
         os.close(fd)
 
