@@ -324,10 +324,8 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
             if self.seen >= frames:
                 self.exit(0)
             else:
-                self.call_after_refresh(self.next_sample)
-
-        def next_sample(self) -> None:
-            self.request_sample()  # taken as soon as the sampling thread is free
+                # Taken as soon as the sampling thread is free.
+                self.call_after_refresh(self.request_sample)
 
     app = PacedApp(monitor, holder)
     try:

@@ -91,9 +91,6 @@ class _HangupSafeOutput:
     def fileno(self) -> int:
         return self._file.fileno()
 
-    def isatty(self) -> bool:
-        return self._file.isatty()
-
 
 class QuietLinuxDriver(LinuxDriver):
     """LinuxDriver whose input thread blocks instead of polling."""
@@ -111,7 +108,7 @@ class QuietLinuxDriver(LinuxDriver):
         # and resumes by starting it again: each input thread has its own wake-up pipe.
         self._exit = self.exit_event = _WakingEvent()
         self._hung_up = False
-        if self._file is not None:  # only the output thread writes to it: write and flush
+        if self._file is not None:  # only the output thread uses it: write, flush, fileno
             self._file = cast(Any, _HangupSafeOutput(self._file))
 
     def _sigcont_application(self, *args: object) -> None:

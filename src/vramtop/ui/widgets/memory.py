@@ -39,14 +39,17 @@ class ComponentStyled(Widget):
     its component (it computes new ones whenever the widget's or an ancestor's CSS, the
     theme or a pseudo-class changes)."""
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._kept_styles: dict[str, tuple[object, Style]] = {}
+
     def component_style(self, name: str) -> Style:
         source = self._component_styles.get(name)
-        kept: dict[str, tuple[object, Style]] = self.__dict__.setdefault("_kept_styles", {})
-        hit = kept.get(name)
+        hit = self._kept_styles.get(name)
         if hit is not None and hit[0] is source:
             return hit[1]
         style = self.get_component_rich_style(name)
-        kept[name] = (source, style)
+        self._kept_styles[name] = (source, style)
         return style
 
 

@@ -431,17 +431,26 @@ class ProcessTable(DataTable[Text]):
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
-        cursor = cursor_location.row == row_index
-        hover = hover_location.row == row_index
-        cells: list[list[Segment]] = []
+        cells, filler, _ = self._row_layout(
+            row_index, base_style, cursor_location.row == row_index, hover_location.row == row_index
+        )
+        return [], [*(cell.lines[line_no] for cell in cells), [filler]]
+
+    def _row_layout(
+        self, row_index: int, base_style: Style, cursor: bool, hover: bool
+    ) -> tuple[list[_RenderedCell], Segment, int]:
+        """A body row's cells in display order, the filler after them to the widget's
+        width (as DataTable lays a row out), and the width of the cells."""
+        cells: list[_RenderedCell] = []
         table_width = self._row_label_column_width
-        for column_index, width in enumerate(state.widths):
-            table_width += width
-            lines = self._render_cell(row_index, column_index, base_style, width, cursor, hover)
-            cells.append(lines[line_no])
-        extend_style = self._extend_style(row_index, base_style, cursor, hover)
-        cells.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
-        return [], cells
+        for column_index, cell_width in enumerate(self._state().widths):
+            table_width += cell_width
+            cells.append(self._cell(row_index, column_index, base_style, cell_width, cursor, hover))
+        filler = Segment(
+            " " * max(0, self.size.width - table_width),
+            self._extend_style(row_index, base_style, cursor, hover),
+        )
+        return cells, filler, table_width
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's line, kept while the line shows the same cell objects in the same
@@ -504,31 +513,24 @@ class ProcessTable(DataTable[Text]):
         per-line cache key and, where the line fits the widget (its crop then keeps
         every segment and no padding is added), without the crop pass and extra strip."""
         width = self.size.width
-        cells: list[_RenderedCell] = []
-        table_width = self._row_label_column_width
-        for column_index, cell_width in enumerate(self._state().widths):
-            table_width += cell_width
-            cells.append(self._cell(row_index, column_index, base_style, cell_width, cursor, hover))
-        filler_width = max(0, width - table_width)
-        filler = [
-            Segment(" " * filler_width, self._extend_style(row_index, base_style, cursor, hover))
-        ]
-        first = cells[0].lines[line_no] if cells else filler
+        cells, filler, table_width = self._row_layout(row_index, base_style, cursor, hover)
+        first = cells[0].lines[line_no] if cells else [filler]
         if (
             table_width <= width
             and first
             and first[0].text
-            and sum(cell.lengths[line_no] for cell in cells) + filler_width == width
+            and sum(cell.lengths[line_no] for cell in cells) + len(filler.text) == width
         ):
             return Strip(
-                join_simplified([*(cell.simple[line_no] for cell in cells), filler]), width
+                join_simplified([*(cell.simple[line_no] for cell in cells), [filler]]), width
             )
-        segments = [seg for cell in cells for seg in cell.lines[line_no]] + filler
+        segments = [seg for cell in cells for seg in cell.lines[line_no]] + [filler]
         segments = line_crop(segments, 0, width, width)
         return Strip(segments).adjust_cell_length(width, base_style).simplify()
 
     def _extend_style(self, row_index: int, base_style: Style, cursor: bool, hover: bool) -> Style:
-        """The style of the filler after a body row's cells (as `_render_line_in_row`)."""
+        """The style of the filler after a body row's cells (as DataTable's
+        `_render_line_in_row` gives it)."""
         state = self._state()
         key = (row_index, base_style, cursor, hover, state)
         style = self._extend_styles.get(key)
