@@ -30,6 +30,7 @@ from vramtop.engine import Monitor
 from vramtop.errors import BackendError, VramtopError
 from vramtop.frame import Frame, ProcessView
 from vramtop.security import is_same_user
+from vramtop.ui import strip_cycle
 from vramtop.ui.driver import QuietLinuxDriver
 from vramtop.ui.messages import (
     ConfigReloaded,
@@ -118,6 +119,7 @@ class VramtopApp(App[int]):
         no_kill: bool = False,
         theme: str | None = None,
     ) -> None:
+        strip_cycle.install()
         super().__init__()
         self.monitor = monitor
         self.holder = holder
