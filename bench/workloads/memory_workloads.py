@@ -11,6 +11,8 @@ with status 3.
     python memory_workloads.py ballast --leave-gb 6 --hold 120
     python memory_workloads.py leak --rate-mb 60
     python memory_workloads.py leak --rate-mb 400 --chunk-mb 64 --jitter 0.3
+    python memory_workloads.py leak --rate-mb 30 --accel-mb 15
+    python memory_workloads.py leak --rate-mb 250 --run-s 8 --pause-s 6
     python memory_workloads.py step-leak --mean-rate-mb 150 --min-mb 20 --max-mb 600 --mean-gap 1.5
     python memory_workloads.py burst-leak --burst-gb 6 --period 2 --leak-mb 100
     python memory_workloads.py var-batch --min-gb 2 --max-gb 20 --period 0.7 --duration 45
@@ -85,17 +87,23 @@ def mode_ballast(torch: Any, args: argparse.Namespace) -> None:
 
 
 def mode_leak(torch: Any, args: argparse.Namespace) -> None:
-    """A steady leak of `rate_mb` MB/s in chunks, optionally jittered."""
+    """A leak of `rate_mb` MB/s in chunks, optionally jittered, accelerating by
+    `accel_mb` MB/s every second, or leaking `run_s` seconds then pausing `pause_s`."""
     rng = random.Random(args.seed)
     keep = _ballast(torch, args)
     event("model_ready")
-    tick = args.chunk_mb * MB / (args.rate_mb * MB)
-    nxt = time.monotonic()
+    start = nxt = time.monotonic()
     end = nxt + args.duration if args.duration else None
     while end is None or time.monotonic() < end:
         size = args.chunk_mb * MB * max(0.05, 1 + args.jitter * rng.gauss(0, 1))
         keep.append(_alloc(torch, int(size)))
-        nxt += tick
+        rate_mb = args.rate_mb + args.accel_mb * (nxt - start)
+        nxt += args.chunk_mb / rate_mb
+        if args.run_s and args.pause_s:
+            cycle = args.run_s + args.pause_s
+            into = (nxt - start) % cycle
+            if into >= args.run_s:  # a pause: the next chunk when the next run begins
+                nxt += cycle - into
         _sleep_until(nxt)
 
 
@@ -194,6 +202,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-mb", type=float, default=150.0)
     p.add_argument("--chunk-mb", type=float, default=16.0)
     p.add_argument("--jitter", type=float, default=0.0, help="relative noise of each chunk")
+    p.add_argument("--accel-mb", type=float, default=0.0, help="MB/s added to the rate each second")
+    p.add_argument("--run-s", type=float, help="leak this many seconds, then pause --pause-s")
+    p.add_argument("--pause-s", type=float)
     p.add_argument("--duration", type=float, help="stop (exit) after this many seconds")
     p = add("step-leak")
     p.add_argument("--mean-rate-mb", type=float, default=150.0)
