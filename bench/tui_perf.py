@@ -287,9 +287,11 @@ def hour_child(trace: str, progress: str, frames: int, every: int) -> int:
     """The app of `vramtop replay TRACE --refresh-rate 1`, each sample taken as soon as the
     previous frame was drawn; writes `frames_seen monotonic_s` to `progress` every
     `every` frames and quits after `frames`."""
+    # vramtop.cli first: it sets the process's malloc policy before anything else is
+    # imported, as it does in `vramtop` (vramtop.resident).
+    from vramtop.cli import build_parser  # noqa: I001
     from vramtop import trace as trace_mod
     from vramtop.backends.replay import ReplayBackend
-    from vramtop.cli import build_parser
     from vramtop.commands._common import build_monitor, load_config
     from vramtop.export.runner import attach, tui_options
     from vramtop.ui.app import VramtopApp

@@ -12,9 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vramtop import __version__
-from vramtop.commands import export, inspect, live, record, replay, wrap
-from vramtop.errors import VramtopError
+from vramtop import __version__, resident
+
+# Before the imports below allocate and free their first large blocks (vramtop.resident).
+resident.map_large_blocks()
+
+from vramtop.commands import export, inspect, live, record, replay, wrap  # noqa: E402
+from vramtop.errors import VramtopError  # noqa: E402
 
 COMMANDS = (record, replay, wrap, inspect, export)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from vramtop import resident, trace
+from vramtop import trace
 from vramtop.backends.base import GPUBackend
 from vramtop.commands._common import build_enricher, live_backend, load_config
 from vramtop.errors import TraceError
@@ -109,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
     if args.expected:
         meta["expected"] = args.expected
     backend = live_backend(build_enricher(load_config(args).config))
-    resident.map_large_blocks()
     print(f"vramtop: recording to {path} every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
     n = record(
         backend, path, interval_s=args.interval, duration_s=args.duration, stop=stop, meta=meta

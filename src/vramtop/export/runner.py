@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from vramtop import resident
 from vramtop.config import Config
 from vramtop.engine import Monitor
 from vramtop.errors import BackendError, ConfigError, ExportError, VramtopError
@@ -155,7 +154,6 @@ def run_headless(
     say = say or _stderr
     backend = monitor.backend
     replay = backend if isinstance(backend, ReplayBackend) else None
-    resident.map_large_blocks()
     monitor.start()
     finished = False
     try:
@@ -205,7 +203,6 @@ def run_json_stream(
     Runs the engine on this thread at the refresh rate. A closed pipe raises
     BrokenPipeError (the CLI exits quietly); Ctrl-C raises KeyboardInterrupt.
     """
-    resident.map_large_blocks()
     next_due = time.monotonic()
     count = 0
     while max_samples is None or count < max_samples:

@@ -23,7 +23,7 @@ from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 from textual.timer import Timer
 
-from vramtop import actions, paths, resident
+from vramtop import actions, paths
 from vramtop.backends.replay import ReplayBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
@@ -120,7 +120,6 @@ class VramtopApp(App[int]):
         theme: str | None = None,
     ) -> None:
         strip_cycle.install()
-        resident.map_large_blocks()
         super().__init__()
         self.monitor = monitor
         self.holder = holder
