@@ -294,6 +294,24 @@ def test_irregular_steps_resuming_after_a_long_pause_warn_again_at_once() -> Non
     assert by_t[44.0] is not None and by_t[44.0].alert
 
 
+def test_a_stop_go_leak_sampled_fast_resumes_its_warning_on_the_second_rise() -> None:
+    """250 MB/s for 8 s, then 6 s still, again and again, sampled at 2 Hz: growth resumes
+    inside a sampling interval, so the first rise after each pause is a sliver. The first
+    two rises together resume the warned growth, instead of a new one that needs its own
+    evidence (on the recording stop_go_leak at 2 Hz the warning came 1 s ahead)."""
+    runs = [(10.2 + 14 * k, 18.2 + 14 * k) for k in range(6)]
+
+    def procs(t: float) -> dict[int, float]:
+        ran = sum(max(0.0, min(t, b) - a) for a, b in runs)
+        return {1: TOTAL - 12.7 * GB, 2: 0.7 * GB + 250 * MB * ran}
+
+    by_t = _by_time(_series(60, 0.5, procs))
+    assert by_t[17.5] is not None and by_t[17.5].alert
+    assert by_t[22.0] is None, "the first pause cleared it"
+    # From the second rise of the second run on, the pauses are its rhythm.
+    assert all(x is not None and x.alert for t, x in by_t.items() if t >= 25.0)
+
+
 def test_a_smaller_step_after_a_long_pause_starts_afresh() -> None:
     """A high-water mark rises ever more rarely by ever smaller steps: one small rise after
     a long pause is not the old growth resumed, and alone it warns of nothing."""

@@ -798,9 +798,19 @@ class OOMPredictor:
             fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
             if fresh and ep is not None and len(ep.rises) < MIN_RISES:
                 ep = None  # what came before it was not a trend yet: start from here
+            if ep is not None and self._dormant is not None and len(ep.rises) == 1:
+                # The first rise after a pause spans only part of a sampling interval
+                # (growth resumed somewhere inside it): the first two rises together
+                # say whether the dormant growth resumed.
+                resumed = self._resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
+                if resumed is not None:
+                    resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1])
+                    ep = self._episode = resumed
+                self._dormant = None
             if ep is None and self._dormant is not None:
                 ep = self._episode = self._resumed(self._dormant, t, grow, appeared)
-                self._dormant = None
+                if ep is not None:
+                    self._dormant = None  # else kept for the next rise (above)
             if ep is None:
                 ep = self._episode = _Episode(
                     t0=pt,
