@@ -14,7 +14,8 @@ sample it answers two questions:
      after each rise), so irregular allocator steps are measured along their
      corners rather than across their flats. The window reaches back as far as
      the growth looks the same: to the onset, to the end of a pause its other gaps
-     make implausible (`_long_pause`), or to a change of rate (`_changepoint`:
+     make implausible (`_long_pause`; once such pauses recur they are the growth's
+     rhythm, and the window spans them from the first), or to a change of rate (`_changepoint`:
      where a process arrived, one deviating increment widens the range and two
      move it; elsewhere a change must stand out of the rates older windows of the
      same length showed, including the tails of irregular steps).
@@ -72,6 +73,8 @@ sample it answers two questions:
      The prediction stops after 1.5x the longest gap (plus one sample); on a
      quiet series growth resuming within a few typical gaps continues the same
      episode (irregular steps pause now and then), on a swinging one it does not.
+     Growth resumes inside a sampling interval, so the first two rises after a
+     pause together decide whether it is the same growth.
 
 `min_sustained_samples` therefore sets how fast confidence builds rather than a
 hard wait: a hard wait of 10 samples at 1 Hz leaves the alert at most ~0.85 of
@@ -246,6 +249,7 @@ class _Episode:
     points: list[_Point] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
+    rests: set[float] = field(default_factory=set)  # when the long pauses found ended
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
     floor0: float = 0.0  # ... and the envelope's floor then
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
@@ -1129,8 +1133,12 @@ class OOMPredictor:
         pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
         pause = _long_pause(pts, dt)
         if pause is not None:
-            ep.base = base = pause
-            pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+            ep.rests.add(pause[0])
+            if len(ep.rests) < 2:
+                ep.base = base = pause
+                pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+            # else the pauses recur: they are the growth's rhythm, and its rate is
+            # measured across them, from the end of the first one.
         win = pts
         rate = theil_sen(win)
         if rate > 0:
