@@ -25,7 +25,9 @@ sample it answers two questions:
      (`RATE_DRIFT`), and the k_f rises still needed before full take their own
      time, off by cv/sqrt(k_f). The failing allocation is the first step that
      does not fit: growth in steps the sampling resolves fails, on average, half
-     a (size-weighted) step beyond the line.
+     a (size-weighted) step beyond the line. Growth that speeds up beyond doubt (a
+     quadratic through the arrivals, `_acceleration`) may fill as soon as the
+     quadratic does: the fast end reaches there.
    - **deep mode**: memory the growing processes reserved but have not allocated
      (`ProcessInfo.deep`) is handed out to them before the GPU must give more; it
      is room for their growth (at the fast end only outside split blocks).
@@ -175,6 +177,9 @@ REGIME_Z = 4.0  # ... and the difference must stand this many standard errors ab
 DECEL_MIN_WINDOW_S = 10.0  # deceleration needs three windows at least this long
 STILL_SLOWING = 0.95  # the newest window's second half must grow less than this x its first
 DECEL_SPAN_S = 120.0  # ... over at most this much history
+ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arrivals ...
+ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
+ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
@@ -437,6 +442,44 @@ def _long_pause(pts: Sequence[tuple[float, float]], dt: float) -> tuple[float, f
             t_res = pts[i + 1][0]
             return (max(pts[i][0], t_res - max(dt, gaps[i + 1] if i + 1 < n else dt)), pts[i][1])
     return None
+
+
+def _acceleration(
+    win: Sequence[tuple[float, float]], headroom: float, rate: float
+) -> tuple[float, float] | None:
+    """`(rate_now, rate_to_full)` of growth that speeds up beyond doubt, else None.
+
+    A least-squares quadratic through the arrivals; its curvature must stand `ACCEL_Z`
+    standard errors above zero and its slope now `ACCEL_RATE_RATIO` above the window's
+    rate. `rate_now` is that slope; `rate_to_full` fills `headroom` in the time the
+    quadratic takes to.
+    """
+    n = len(win)
+    if n < ACCEL_MIN_ARRIVALS or headroom <= 0:
+        return None
+    t_end = win[-1][0]
+    xs = [p[0] - t_end for p in win]
+    ys = [(p[1] - win[-1][1]) / MB for p in win]
+    # Normal equations of y = a + b x + c x^2, solved by Cramer's rule.
+    s0, s1 = float(n), sum(xs)
+    s2 = sum(x * x for x in xs)
+    s3 = sum(x**3 for x in xs)
+    s4 = sum(x**4 for x in xs)
+    t0, t1 = sum(ys), sum(x * y for x, y in zip(xs, ys, strict=True))
+    t2 = sum(x * x * y for x, y in zip(xs, ys, strict=True))
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+    if not math.isfinite(det) or det <= 1e-12:
+        return None
+    a = (t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)) / det
+    b = (s0 * (t1 * s4 - s3 * t2) - t0 * (s1 * s4 - s3 * s2) + s2 * (s1 * t2 - t1 * s2)) / det
+    c = (s0 * (s2 * t2 - t1 * s3) - s1 * (s1 * t2 - t1 * s2) + t0 * (s1 * s3 - s2 * s2)) / det
+    sse = sum((y - (a + b * x + c * x * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    se_c = math.sqrt(max(0.0, sse / (n - 3) * (s0 * s2 - s1 * s1) / det))
+    if not c > ACCEL_Z * se_c or not b * MB > ACCEL_RATE_RATIO * rate:
+        return None
+    room = headroom / MB
+    to_full = 2 * room / (b + math.sqrt(b * b + 4 * c * room))
+    return b * MB, headroom / to_full
 
 
 def _null_rates(win: Sequence[tuple[float, float]], k: int, w: float) -> list[float]:
@@ -1199,6 +1242,14 @@ class OOMPredictor:
             fast = max(fast, recent_rate * math.exp(RANGE_Z * s_rate))
             slow = min(slow, recent_rate * math.exp(-RANGE_Z * s_rate))
         slow = max(slow, MIN_RATE_SHARE * rate)
+        accel = _acceleration(win, headroom, rate)
+        if accel is not None:
+            # Growth speeding up: it fills at the earliest as its quadratic does. (The
+            # slow end stays: raising it to the rate now narrowed the ranges of noisy
+            # leaks, whose quadratic's slope now is noisier than their rate.)
+            rate_now, rate_to_full = accel
+            fast = max(fast, rate_to_full)
+            r_hi = max(r_hi, rate_now)
         return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0])
 
     def _consistency(
