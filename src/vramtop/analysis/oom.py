@@ -14,11 +14,12 @@ sample it answers two questions:
      after each rise), so irregular allocator steps are measured along their
      corners rather than across their flats. The window reaches back as far as
      the growth looks the same: to the onset, to the end of a pause its other gaps
-     make implausible (`_long_pause`; once such pauses recur they are the growth's
-     rhythm, and the window spans them from the first), or to a change of rate (`_changepoint`:
-     where a process arrived, one deviating increment widens the range and two
-     move it; elsewhere a change must stand out of the rates older windows of the
-     same length showed, including the tails of irregular steps).
+     make implausible (`_long_pause`; once such pauses recur they are the
+     growth's rhythm, and the window spans them from the first), or to a change
+     of rate (`_changepoint`: where a process arrived, one deviating increment
+     widens the range and two move it; elsewhere a change must stand out of the
+     rates older windows of the same length showed, including the tails of
+     irregular steps).
    - **range**: one standard deviation either way of a renewal model of the
      rises (`RANGE_Z`): the rate measured over k rises is off by about
      cv/sqrt(k) (cv: the rises' gaps' and sizes' variation) plus unmodelled drift
