@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 import analysis_synthetic as syn
 from vramtop import cli
 from vramtop import trace as trace_mod
-from vramtop.analysis.oom import HORIZON_S, OOMPredictor, OOMSettings
+from vramtop.analysis.oom import HORIZON_S, OOMPredictor, OOMSettings, _acceleration
 from vramtop.config import Config
 from vramtop.model import (
     STABLE_UNKNOWN,
@@ -443,6 +443,36 @@ def test_random_walks_keep_the_invariants(steps: list[float], dt: float, start: 
     for i, step in enumerate(steps):
         used = min(85 * GB, max(0.0, used + step))
         _check(p.update(i * dt, _device(used), STABLE_UNKNOWN, ()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-1e6, 1e6), st.floats(-1e14, 1e14)), min_size=0, max_size=40
+    ),
+    st.floats(-1e12, 1e14),
+    st.floats(-1e10, 1e10),
+)
+def test_the_acceleration_fit_never_raises(
+    win: list[tuple[float, float]], headroom: float, rate: float
+) -> None:
+    """Any arrivals (repeated times, flat, falling, huge): None, or two finite rates
+    above zero."""
+    got = _acceleration(sorted(win), headroom, rate)
+    if got is not None:
+        assert all(math.isfinite(r) and r > 0 for r in got)
+
+
+def test_the_acceleration_fit_sees_a_quadratic_and_not_a_line() -> None:
+    line = [(float(t), 1e9 + 2e8 * t) for t in range(12)]
+    assert _acceleration(line, 10e9, 2e8) is None
+    quad = [(float(t), 1e9 + 3e7 * t + 7.5e6 * t * t) for t in range(12)]
+    got = _acceleration(quad, 10e9, 1e8)
+    assert got is not None
+    now, to_full = got
+    assert now == pytest.approx(3e7 + 2 * 7.5e6 * 11, rel=1e-6)  # the slope at t = 11
+    # 10 GB more: 7.5e6 s^2 + 1.95e8 s = 1e10 -> s = 25.76 s
+    assert 10e9 / to_full == pytest.approx(25.76, rel=0.001)
 
 
 def test_settings_replace_keeps_defaults() -> None:
