@@ -447,9 +447,7 @@ def test_random_walks_keep_the_invariants(steps: list[float], dt: float, start: 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.floats(-1e6, 1e6), st.floats(-1e14, 1e14)), min_size=0, max_size=40
-    ),
+    st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e14, 1e14)), min_size=0, max_size=40),
     st.floats(-1e12, 1e14),
     st.floats(-1e10, 1e10),
 )
