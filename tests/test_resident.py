@@ -3,6 +3,7 @@ sets it before its imports."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 from vramtop import resident
 
 pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="glibc's malloc, Linux only"
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="glibc's malloc only",
 )
 
 # A freed 8 MiB block raises glibc's threshold to 8 MiB; sixteen 300 kB blocks then
