@@ -109,7 +109,7 @@ from dataclasses import dataclass, field
 
 from vramtop.analysis.pelt import PeltResult, PeltTracker, segment_state
 from vramtop.analysis.phase import PhaseParams
-from vramtop.analysis.trends import theil_sen
+from vramtop.analysis.trends import theil_sen, thinned
 from vramtop.model import (
     DeepStats,
     GPUDevice,
@@ -181,6 +181,7 @@ DECEL_SPAN_S = 120.0  # ... over at most this much history
 ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arrivals ...
 ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
 ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
+ACCEL_MAX_POINTS = 240  # ... fitted through at most this many of them (thinned evenly)
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
@@ -455,6 +456,8 @@ def _acceleration(
     rate. `rate_now` is that slope; `rate_to_full` fills `headroom` in the time the
     quadratic takes to.
     """
+    # A slow leak's window may hold thousands of arrivals: the fit's cost stays bounded.
+    win = thinned(win, ACCEL_MAX_POINTS)
     n = len(win)
     if n < ACCEL_MIN_ARRIVALS or headroom <= 0:
         return None

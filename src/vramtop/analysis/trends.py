@@ -16,15 +16,20 @@ Point = tuple[float, float]
 THEIL_SEN_POINTS = 40  # pairwise slopes grow as n^2: thin longer inputs to this many
 
 
+def thinned(points: Sequence[Point], max_points: int) -> Sequence[Point]:
+    """`points`, or `max_points` of them evenly spread (first and last kept) if longer."""
+    if len(points) > max_points >= 2:
+        step = (len(points) - 1) / (max_points - 1)
+        return [points[round(i * step)] for i in range(max_points)]
+    return points
+
+
 def theil_sen(points: Sequence[Point], max_points: int = THEIL_SEN_POINTS) -> float:
     """Median of the pairwise slopes (robust to a few jumps); 0.0 without two times.
 
     Inputs longer than `max_points` are thinned evenly (first and last kept).
     """
-    pts = [p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])]
-    if len(pts) > max_points >= 2:
-        step = (len(pts) - 1) / (max_points - 1)
-        pts = [pts[round(i * step)] for i in range(max_points)]
+    pts = thinned([p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])], max_points)
     slopes: list[float] = []
     for i in range(len(pts)):
         ti, vi = pts[i]
