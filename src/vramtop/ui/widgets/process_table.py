@@ -173,14 +173,16 @@ def render_text_cell(
     if length > inner:
         return None
     justify = text.justify or "default"
-    if not text.spans and justify in ("default", "left", "right"):
+    if justify not in ("default", "left", "right") or (
+        justify == "right" and plain.rstrip() != plain
+    ):
+        return None
+    if not text.spans:
         # What the steps below give a text without spans: one segment in the text's own
         # style (none if it has none), and default justification's padding unstyled.
         style = console.get_style(text.style) if text.style else None
         gap = " " * (inner - length)
         if justify == "right":
-            if plain.rstrip() != plain:
-                return None
             segments = [Segment(gap + plain, style)]
         elif justify == "left":
             segments = [Segment(plain + gap, style)]
@@ -191,15 +193,11 @@ def render_text_cell(
         return _padded(segments, padding, pre, post)
     line = text
     if justify == "right":
-        if plain.rstrip() != plain:
-            return None
         line = text.copy()
         line.pad_left(inner - length)
     elif justify == "left":
         line = text.copy()
         line.truncate(inner, pad=True)
-    elif justify != "default":
-        return None
     segments = list(_NEWLINE.join([line]).render(console))
     if justify == "default" and length < inner:
         segments.append(Segment(" " * (inner - length), _NULL))
