@@ -43,8 +43,11 @@ def event(name: str, **data: Any) -> None:
 
 
 def _torch() -> Any:
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        print("memory_workloads: PyTorch is not installed", file=sys.stderr)
+        raise SystemExit(2) from None
     if not torch.cuda.is_available():
         print("memory_workloads: no CUDA device", file=sys.stderr)
         raise SystemExit(2)
@@ -99,7 +102,7 @@ def mode_leak(torch: Any, args: argparse.Namespace) -> None:
         keep.append(_alloc(torch, int(size)))
         rate_mb = args.rate_mb + args.accel_mb * (nxt - start)
         nxt += args.chunk_mb / rate_mb
-        if args.run_s and args.pause_s:
+        if args.run_s is not None:
             cycle = args.run_s + args.pause_s
             into = (nxt - start) % cycle
             if into >= args.run_s:  # a pause: the next chunk when the next run begins
@@ -235,7 +238,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    args = ap.parse_args(argv)
+    if args.mode == "leak" and (args.run_s is None) != (args.pause_s is None):
+        ap.error("--run-s and --pause-s go together")
+    if args.mode == "leak" and any(
+        v is not None and not v > 0 for v in (args.rate_mb, args.run_s, args.pause_s)
+    ):
+        ap.error("--rate-mb, --run-s and --pause-s must be positive")
     event("start", mode=args.mode)
     torch = _torch()
     try:
