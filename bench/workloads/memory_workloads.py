@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         v is not None and not v > 0 for v in (args.rate_mb, args.run_s, args.pause_s)
     ):
         ap.error("--rate-mb, --run-s and --pause-s must be positive")
+    if args.mode == "leak" and not args.accel_mb >= 0:
+        ap.error("--accel-mb must be 0 or more (a rate that only grows)")
     event("start", mode=args.mode)
     torch = _torch()
     try:
