@@ -108,6 +108,56 @@ def test_plateau_stops_short_of_full(fake_gpu: FakeTorch) -> None:
     assert fake_gpu.capacity - fake_gpu.peak >= 0.5 * GB - 16_000_000
 
 
+def test_a_halving_plateau_slows_and_stops_on_its_own(
+    fake_gpu: FakeTorch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    monkeypatch.setattr("time.sleep", lambda s: now.__setitem__(0, now[0] + max(0.0, s)))
+    code, events = _run(
+        ["plateau", "--rate-mb", "100", "--halve-s", "4", "--stop-free-gb", "0.1", "--hold", "0"]
+    )
+    assert code == 0
+    assert [e["event"] for e in events] == ["start", "model_ready", "plateau", "exit"]
+    # the rate halves every 4 s, so growth totals ~100 MB/s * 4 s / ln 2 and stops
+    # once the rate is a twentieth of the first, 4 * log2(20) ~ 17.3 s in (the last
+    # 16 MB chunk, at ~5 MB/s, takes it up to 3 s past)
+    assert 0.4 * GB < fake_gpu.peak < 0.6 * GB
+    assert 17.0 < now[0] < 20.5
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["leak", "--run-s", "8"], "--run-s and --pause-s go together"),
+        (["leak", "--rate-mb", "0"], "must be positive"),
+        (["leak", "--accel-mb", "-1"], "--accel-mb must be 0 or more"),
+        (["plateau", "--halve-s", "0"], "--halve-s must be positive"),
+        (["train-leak", "--batch-jitter", "1"], "--batch-jitter 0-1"),
+        (["train-leak", "--width", "0"], "must be positive"),
+        (["jax-leak", "--chunk-mb", "-16"], "must be positive"),
+    ],
+)
+def test_bad_workload_arguments_say_what_is_wrong(
+    fake_gpu: FakeTorch, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _run(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert says in err[-1] and "Traceback" not in "\n".join(err)
+    assert fake_gpu.peak == 0
+
+
+def test_a_jax_leak_without_jax_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "jax", None)
+    code, events = _run(["jax-leak"])
+    assert code == 2 and [e["event"] for e in events] == ["start"]
+    assert capsys.readouterr().err.strip() == "memory_workloads: JAX is not installed"
+
+
 @pytest.mark.parametrize(
     "argv",
     [

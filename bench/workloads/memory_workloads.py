@@ -1,4 +1,5 @@
-"""GPU memory workloads for recording OOM-prediction traces (PyTorch on CUDA).
+"""GPU memory workloads for recording OOM-prediction traces (PyTorch on CUDA; JAX for
+`jax-leak`).
 
 Each mode prints its events as JSON lines on stdout, with wall-clock times
 (`{"unix": 1795429369.95, "event": "start", "pid": 123, ...}`), so that
@@ -17,8 +18,11 @@ with status 3.
     python memory_workloads.py burst-leak --burst-gb 6 --period 2 --leak-mb 100
     python memory_workloads.py var-batch --min-gb 2 --max-gb 20 --period 0.7 --duration 45
     python memory_workloads.py plateau --rate-mb 250 --stop-free-gb 3 --hold 12
+    python memory_workloads.py plateau --rate-mb 300 --halve-s 8 --hold 20
+    python memory_workloads.py train-leak --width 4096 --batch 2048 --period 0.2
+    python memory_workloads.py jax-leak --rate-mb 150 --chunk-mb 16
 
-Every mode also takes `--ballast-gb G` (an idle block held by the same process)
+Every PyTorch mode also takes `--ballast-gb G` (an idle block held by the same process)
 or `--leave-gb G` (allocate everything but G GB first), so that an 80 GB H100
 runs out within a minute or two instead of ten.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -161,18 +166,86 @@ def mode_var_batch(torch: Any, args: argparse.Namespace) -> None:
 
 
 def mode_plateau(torch: Any, args: argparse.Namespace) -> None:
-    """Grow at `rate_mb` until `stop_free_gb` is left, then stop and hold: no OOM."""
+    """Grow at `rate_mb` until `stop_free_gb` is left, then stop and hold: no OOM. With
+    `halve_s` the rate halves every so many seconds, and growth stops once it has
+    fallen to a twentieth of where it began."""
     keep = _ballast(torch, args)
     event("model_ready")
     chunk = int(args.chunk_mb * MB)
-    tick = chunk / (args.rate_mb * MB)
-    nxt = time.monotonic()
+    start = nxt = time.monotonic()
     while _free(torch) - chunk > args.stop_free_gb * GB:
+        halvings = (nxt - start) / args.halve_s if args.halve_s else 0.0
+        if halvings > math.log2(20):
+            break
         keep.append(_alloc(torch, chunk))
-        nxt += tick
+        nxt += chunk / (args.rate_mb * MB * 0.5**halvings)
         _sleep_until(nxt)
     event("plateau", free=_free(torch))
     time.sleep(args.hold)
+
+
+def mode_train_leak(torch: Any, args: argparse.Namespace) -> None:
+    """A real training loop (an MLP under Adam, batches of random size) that keeps
+    every step's outputs on the GPU, as `preds.append(out)` does: the leak is one
+    batch of outputs a step, and the caching allocator's segments grow in steps."""
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    keep = _ballast(torch, args)
+    layers: list[Any] = []
+    for _ in range(args.layers):
+        layers += [torch.nn.Linear(args.width, args.width), torch.nn.GELU()]
+    model = torch.nn.Sequential(*layers).cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    event("model_ready")
+    nxt = time.monotonic()
+    while True:
+        batch = max(1, round(args.batch * (1 + args.batch_jitter * rng.uniform(-1, 1))))
+        out = model(torch.randn(batch, args.width, device="cuda"))
+        loss = out.pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        keep.append(out.detach())
+        torch.cuda.synchronize()
+        nxt += args.period
+        _sleep_until(nxt)
+
+
+def _is_jax_oom(err: BaseException) -> bool:
+    text = str(err)
+    return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+
+
+def mode_jax_leak(args: argparse.Namespace) -> int:
+    """A leak of `rate_mb` MB/s of JAX arrays, with XLA's own allocator growing on
+    demand (XLA_PYTHON_CLIENT_PREALLOCATE=false) instead of taking 75 % at start."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        print("memory_workloads: JAX is not installed", file=sys.stderr)
+        return 2
+    if jax.default_backend() != "gpu":
+        print("memory_workloads: JAX sees no GPU", file=sys.stderr)
+        return 2
+    rng = random.Random(args.seed)
+    keep: list[Any] = []
+    event("model_ready")
+    nxt = time.monotonic()
+    try:
+        while True:
+            size = args.chunk_mb * MB * max(0.05, 1 + args.jitter * rng.gauss(0, 1))
+            keep.append(jnp.ones((int(size) // 4,), dtype=jnp.float32).block_until_ready())
+            nxt += args.chunk_mb / args.rate_mb
+            _sleep_until(nxt)
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:
+        if not _is_jax_oom(e):
+            raise
+        event("oom", msg=str(e).splitlines()[0][:300])
+        return 3
 
 
 MODES = {
@@ -182,6 +255,7 @@ MODES = {
     "burst-leak": mode_burst_leak,
     "var-batch": mode_var_batch,
     "plateau": mode_plateau,
+    "train-leak": mode_train_leak,
 }
 
 
@@ -191,12 +265,14 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="mode", required=True)
 
-    def add(name: str) -> argparse.ArgumentParser:
+    def add(name: str, ballast: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name)
+        p.add_argument("--seed", type=int, default=0)
+        if not ballast:
+            return p
         g = p.add_mutually_exclusive_group()
         g.add_argument("--ballast-gb", type=float, default=0.0, help="hold an idle block this big")
         g.add_argument("--leave-gb", type=float, help="first allocate all but this many GB")
-        p.add_argument("--seed", type=int, default=0)
         return p
 
     p = add("ballast")
@@ -234,6 +310,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-mb", type=float, default=16.0)
     p.add_argument("--stop-free-gb", type=float, default=3.0)
     p.add_argument("--hold", type=float, default=12.0)
+    p.add_argument("--halve-s", type=float, help="the rate halves every so many seconds")
+    p = add("train-leak")
+    p.add_argument("--width", type=int, default=4096)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--batch", type=int, default=2048)
+    p.add_argument("--batch-jitter", type=float, default=0.5, help="batch varies by this share")
+    p.add_argument("--period", type=float, default=0.2, help="seconds a step")
+    p = add("jax-leak", ballast=False)
+    p.add_argument("--rate-mb", type=float, default=150.0)
+    p.add_argument("--chunk-mb", type=float, default=16.0)
+    p.add_argument("--jitter", type=float, default=0.0, help="relative noise of each chunk")
     return ap
 
 
@@ -248,7 +335,20 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--rate-mb, --run-s and --pause-s must be positive")
     if args.mode == "leak" and not args.accel_mb >= 0:
         ap.error("--accel-mb must be 0 or more (a rate that only grows)")
+    if args.mode == "plateau" and args.halve_s is not None and not args.halve_s > 0:
+        ap.error("--halve-s must be positive")
+    if args.mode == "jax-leak" and not (args.rate_mb > 0 and args.chunk_mb > 0):
+        ap.error("--rate-mb and --chunk-mb must be positive")
+    if args.mode == "train-leak" and not (
+        min(args.width, args.layers, args.batch, args.period) > 0 and 0 <= args.batch_jitter < 1
+    ):
+        ap.error("--width, --layers, --batch and --period must be positive; --batch-jitter 0-1")
     event("start", mode=args.mode)
+    if args.mode == "jax-leak":
+        code = mode_jax_leak(args)
+        if code == 0:
+            event("exit")
+        return code
     torch = _torch()
     try:
         MODES[args.mode](torch, args)
