@@ -41,6 +41,7 @@ from vramtop.model import (
     STABLE_UNKNOWN,
     GPUDevice,
     GPUProcess,
+    OOMPrediction,
     Phase,
     PhaseState,
 )
@@ -345,6 +346,47 @@ def test_a_process_leaving_resets_the_picture() -> None:
     assert p.evidence is not None
     assert p.update(40.0, _device(10 * GB), STABLE_UNKNOWN, ()) is None
     assert p.evidence is None
+
+
+def _leak_beside_a_bystander(leaves: str) -> list[object]:
+    """A 150 MB/s leak beside a 66 GB ballast and a 4 GB bystander; at t=30 one of the
+    two processes (known sizes) leaves and takes its memory with it."""
+    p = OOMPredictor()
+    preds = []
+    for t in range(60):
+        leaked = 150 * MB * max(0, t - 5)
+        procs = {
+            "ballast": GPUProcess(pid=1, starttime=1, used_bytes=66 * GB),
+            "bystander": GPUProcess(pid=2, starttime=2, used_bytes=4 * GB),
+            "leaker": GPUProcess(pid=3, starttime=3, used_bytes=int(1 * GB + leaked)),
+        }
+        if t >= 30:
+            del procs[leaves]
+        used = sum(q.used_bytes or 0 for q in procs.values())
+        preds.append(
+            p.update(float(t), _device(used, procs=tuple(procs.values())), STABLE_UNKNOWN, ())
+        )
+    return preds
+
+
+def test_a_bystander_leaving_gives_the_growth_more_room() -> None:
+    preds = _leak_beside_a_bystander("bystander")
+    alerts = [isinstance(x, OOMPrediction) and x.alert for x in preds]
+    # the alert stands through the departure, as the same growth ...
+    assert all(alerts[12:])
+    before, after = preds[29], preds[30]
+    assert isinstance(before, OOMPrediction) and isinstance(after, OOMPrediction)
+    # ... now with the bystander's 4 GB more room: ~27 s more at 150 MB/s
+    truth_before = (85 - 66 - 4 - 1 - 0.15 * 24) * GB / (150 * MB)
+    truth_after = truth_before + 4 * GB / (150 * MB) - 1
+    assert before.seconds_low <= truth_before <= before.seconds_high
+    assert after.seconds_low <= truth_after <= after.seconds_high
+
+
+def test_the_growing_process_leaving_ends_the_growth() -> None:
+    preds = _leak_beside_a_bystander("leaker")
+    assert isinstance(preds[29], OOMPrediction) and preds[29].alert
+    assert all(x is None for x in preds[30:])
 
 
 def test_a_repeated_sample_returns_the_same_prediction() -> None:

@@ -89,7 +89,9 @@ a significant regime change (a load running straight into a leak, growth
 resuming after a pause), and the engine shows PELT's latest segment as the
 GPU's phase.
 
-A process leaving and freeing memory starts the picture afresh; a single rise
+A process that took part in the growth leaving and freeing memory starts the
+picture afresh; one that did not (a bystander of known size) leaves its memory as
+room for the same growth, whose evidence stands; a single rise
 that takes a large share of the headroom is an allocation event (a load, a
 pre-allocation, a bigger batch), not a trend. Everything is measured in
 seconds and bytes, so the same recording gives much the same warnings at 0.5 s
@@ -730,10 +732,22 @@ class OOMPredictor:
         self._arrived_before = self._arrived
         self._arrived = {ident for ident in sizes if ident not in self._sizes}
         seen = {p.identity for p in device.processes}
-        left = any(ident not in seen for ident in self._present)
+        gone = self._present - seen
         self._present = seen
-        if left and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES:
-            # A process left and took its memory with it: the picture starts afresh.
+        departed = {ident: v for ident, v in self._sizes.items() if ident in gone}
+        dropped = gone and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES
+        if dropped and self._prev is not None and self._bystanders(gone, departed):
+            # Processes that took no part in the growth left: their memory is room for
+            # it, and the growth goes on from the level it had (the processes still
+            # here moved by what NVML says they did).
+            moved = sum(v - self._sizes[i] for i, v in sizes.items() if i in self._sizes)
+            self._offset = used - appeared - (self._prev[4] + moved)
+            for ep in (self._episode, self._dormant):
+                if ep is not None:
+                    ep.headroom0 += sum(departed.values())
+        elif dropped:
+            # A process that grew left (or one of unknown size) and took its memory with
+            # it: the picture starts afresh.
             self._window.clear()
             self._prev = None
             self._episode = self._dormant = None
@@ -799,6 +813,19 @@ class OOMPredictor:
                 # straight into a leak, or after a pause the episode bridged.
                 ep.rebase(last.start_t)
         return self._predict(ep, t, peak, headroom, total, dt, process_phases)
+
+    def _bystanders(
+        self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
+    ) -> bool:
+        """Did the processes that left, all of known size, take no part in the growth?"""
+        if len(departed) < len(gone):
+            return False
+        return not any(
+            v - ep.sizes0.get(ident, v) > NOISE_BYTES
+            for ep in (self._episode, self._dormant)
+            if ep is not None
+            for ident, v in departed.items()
+        )
 
     def _track(
         self,
