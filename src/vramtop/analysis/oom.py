@@ -29,6 +29,13 @@ sample it answers two questions:
      a (size-weighted) step beyond the line. Growth that speeds up beyond doubt (a
      quadratic through the arrivals, `_acceleration`) may fill as soon as the
      quadratic does: the fast end reaches there.
+   - **an allocator reserving ahead**: XLA's and TensorFlow's BFC allocator, when it
+     may not take the GPU at start, grows in regions that double, each reserved when
+     the ones before are used up (`_reserving`). Its rises are not steps of the
+     demand: the demand is a region's size over the time until the next, the newest
+     region is room still to use, a region taking most of what is left is the next
+     one (not a load), and at full the allocator waits `RESERVE_RETRY_S` for memory
+     to come back before it fails.
    - **deep mode**: memory the growing processes reserved but have not allocated
      (`ProcessInfo.deep`) is handed out to them before the GPU must give more; it
      is room for their growth (at the fast end only outside split blocks).
@@ -184,6 +191,13 @@ ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arr
 ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
 ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
 ACCEL_MAX_POINTS = 240  # ... fitted through at most this many of them (thinned evenly)
+RESERVE_RATIO = (1.6, 2.6)  # an allocator reserving ahead (XLA's BFC) doubles its regions ...
+RESERVE_MIN_DOUBLINGS = 2  # ... this many times in a row
+RESERVE_RATE_AGREE = 1.5  # ... each lasting as long as a steady demand takes to use it
+RESERVE_REGIONS = 4  # the demand rate is taken over at most the newest this many regions
+RESERVE_GROWTH = 2.0  # ... and it asks for a region twice the last, backing off when none fits
+RESERVE_MINOR = 0.05  # rises under this share of the region before are allocations beside them
+RESERVE_RETRY_S = 10.0  # ... and at full it waits this long for memory to come back, then fails
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
@@ -243,6 +257,80 @@ class _Range:
     time_fast: float  # the equivalent rates of the time range's ends: the rate's own
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
+    delay: float = 0.0  # seconds the allocator waits at full before it fails
+
+
+@dataclass(frozen=True, slots=True)
+class _Reserve:
+    """Growth in regions an allocator reserves ahead of its demand (`_reserving`)."""
+
+    rate: float  # the demand: a region's size over the time until the next was reserved
+    cv2: float  # squared variation of the regions' demand rates
+    regions: int  # how many regions the rate rests on
+    since: float  # when the first region of the doubling run was reserved
+    last_t: float  # when the newest region was reserved ...
+    last_size: float  # ... and its size
+
+    def unused(self, t: float) -> float:
+        """What of the newest region the demand has not reached by `t`."""
+        return max(0.0, self.last_size - self.rate * (t - self.last_t))
+
+
+def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> _Reserve | None:
+    """Growth in regions that double, each reserved when the one before is used up, as
+    XLA's and TensorFlow's BFC allocator grows when it may not take the GPU at start
+    (`XLA_PYTHON_CLIENT_PREALLOCATE=false`); else None.
+
+    Each region's size over the time until the next is the demand, steady when the
+    regions' times double with their sizes; the newest region is room the demand has
+    still to use before the GPU must give more. Rises under `RESERVE_MINOR` of the
+    region before are small allocations beside the regions. When a doubled region no
+    longer fits the `room` there was before the newest rise, the allocator backs off
+    to one that does.
+    """
+    lo, hi = RESERVE_RATIO
+    regions: list[tuple[float, float]] = []
+    for i, (t, size) in enumerate(rises):
+        minor = bool(regions) and size < RESERVE_MINOR * regions[-1][1]
+        squeezed = i == len(rises) - 1 and bool(regions) and RESERVE_GROWTH * regions[-1][1] > room
+        if not minor or squeezed:
+            regions.append((t, size))
+    rises = regions
+    sizes = [size for _, size in rises]
+    last = len(sizes) - 1
+    if last >= 1 and sizes[last] < lo * sizes[last - 1] and RESERVE_GROWTH * sizes[last - 1] > room:
+        last -= 1  # backed off: the doubling run ends before it
+    first = last
+    while first >= 1 and sizes[first - 1] > 0 and lo <= sizes[first] / sizes[first - 1] <= hi:
+        first -= 1
+    if last - first < RESERVE_MIN_DOUBLINGS:
+        return None
+    rates = [
+        sizes[j - 1] / (rises[j][0] - rises[j - 1][0])
+        for j in range(first + 1, len(sizes))
+        if rises[j][0] - rises[j - 1][0] >= 2 * dt
+    ][-RESERVE_REGIONS:]
+    if len(rates) < 2 or max(rates) > RESERVE_RATE_AGREE * min(rates):
+        return None
+    return _Reserve(
+        rate=_median(rates),
+        cv2=_cv2_classic(rates),
+        regions=len(rates),
+        since=rises[first][0],
+        last_t=rises[-1][0],
+        last_size=sizes[-1],
+    )
+
+
+def _reserve_range(res: _Reserve, t: float) -> _Range:
+    """Rates of a reserving allocator's growth: the demand's, off by the variation of
+    its regions' rates (plus drift); what the newest region still holds is room. When
+    nothing fits, the BFC allocator waits `RESERVE_RETRY_S` for memory to come back
+    before it fails."""
+    cv2 = (res.regions * res.cv2 + CV2_PRIOR_WEIGHT * CV2_PRIOR) / (res.regions + CV2_PRIOR_WEIGHT)
+    spread = math.exp(RANGE_Z * math.sqrt(cv2 / res.regions + RATE_DRIFT**2))
+    fast, slow = res.rate * spread, max(MIN_RATE_SHARE * res.rate, res.rate / spread)
+    return _Range(res.rate, slow, fast, res.unused(t), fast, slow, res.since, RESERVE_RETRY_S)
 
 
 @dataclass(slots=True)
@@ -314,6 +402,25 @@ class _Episode:
     def median_rise(self) -> float:
         sizes = sorted(s for _, s in self.rises)
         return sizes[len(sizes) // 2] if sizes else 0.0
+
+    def reserve(self, dt: float) -> _Reserve | None:
+        """The growth as regions an allocator reserves ahead (`_reserving`), if it is."""
+        if len(self.rises) <= RESERVE_MIN_DOUBLINGS:
+            return None
+        i = bisect.bisect_left(self.times, self.rises[-1][0]) - 1
+        return _reserving(self.rises, dt, self.points[i].headroom if i >= 0 else math.inf)
+
+    def continues_reserve(self, grow: float, headroom: float, dt: float) -> bool:
+        """Is a rise of `grow` the next region of a reserving allocator (doubled, or
+        backed off to what fits)?"""
+        reserve = self.reserve(dt)
+        if reserve is None:
+            return False
+        last = reserve.last_size
+        lo, hi = RESERVE_RATIO
+        return lo * last <= grow <= hi * last or (
+            grow < lo * last and RESERVE_GROWTH * last > headroom
+        )
 
 
 def _finite(x: float | int | None) -> float | None:
@@ -852,7 +959,11 @@ class OOMPredictor:
         )
         if grow > noise:
             jump = grow > JUMP_SHARE * max(phead, 1.0) and (
-                ep is None or grow > JUMP_VS_MEDIAN * ep.median_rise()
+                ep is None
+                or (
+                    grow > JUMP_VS_MEDIAN * ep.median_rise()
+                    and not ep.continues_reserve(grow, phead, dt)
+                )
             )
             if jump:
                 # One allocation that takes a large share of what was left: an event
@@ -909,6 +1020,10 @@ class OOMPredictor:
             return False
         pause = t - ep.rises[-1][0]
         longest = max(ep.gaps) if ep.gaps else dt
+        reserve = ep.reserve(dt)
+        if reserve is not None:
+            # The next region comes when the demand has used this one.
+            longest = max(longest, reserve.last_size / reserve.rate)
         limit = max(2 * dt, 1.5 * longest + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)))
         # A pause past the limit stops the prediction (the stall factor has cleared the
         # alert by then). On a quiet series, growth resuming soon after continues the
@@ -996,7 +1111,8 @@ class OOMPredictor:
         if dur <= 0:
             return None
 
-        rr = self._rates(ep, t, headroom, dt)
+        reserve = ep.reserve(dt)
+        rr = self._rates(ep, t, headroom, dt) if reserve is None else _reserve_range(reserve, t)
         rate, r_lo, r_hi, fast, slow = rr.rate, rr.low, rr.high, rr.time_fast, rr.time_slow
         slack, usable = self._deep_room(ep)
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
@@ -1005,8 +1121,8 @@ class OOMPredictor:
         # Memory the growers reserved but have not allocated is handed out to them
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
-        low = (room + usable) / fast
-        high = (room + slack) / slow if slow > 0 else math.inf
+        low = (room + usable) / fast + rr.delay
+        high = (room + slack) / slow + rr.delay if slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -1018,6 +1134,7 @@ class OOMPredictor:
         gaps = sorted(ep.gaps)
         if (
             gaps
+            and reserve is None
             and sizes[len(sizes) // 2] >= LOAD_STEP_SHARE * total
             and (gaps[len(gaps) // 2] >= 2 * dt)
         ):
@@ -1033,7 +1150,7 @@ class OOMPredictor:
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
-        stall = self._stall(ep, t, dt)
+        stall = self._stall(ep, t, dt, reserve)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -1069,7 +1186,7 @@ class OOMPredictor:
         )
 
     @staticmethod
-    def _stall(ep: _Episode, t: float, dt: float) -> float:
+    def _stall(ep: _Episode, t: float, dt: float, reserve: _Reserve | None = None) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
         The confidence decays once the pause exceeds the longest gap seen. Once a
@@ -1084,6 +1201,8 @@ class OOMPredictor:
         them the exponential decay says how long is too long.
         """
         longest = max(ep.gaps) if ep.gaps else dt
+        if reserve is not None:
+            longest = max(longest, reserve.last_size / reserve.rate)
         last = ep.rises[-1][0]
         pause = t - last
         stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
