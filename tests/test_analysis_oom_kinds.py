@@ -260,6 +260,37 @@ def test_the_reserving_model_reads_regions_as_the_demand() -> None:
     )
 
 
+# --- the further off, the surer ------------------------------------------------------------
+
+
+def test_a_failure_minutes_off_needs_more_confidence() -> None:
+    p = OOMPredictor(OOMSettings(min_confidence=0.3, warning_seconds=300.0))
+    assert p._needed_confidence(10.0) == p._needed_confidence(75.0) == 0.3
+    assert math.isclose(p._needed_confidence(187.5), 0.3 + 0.7 * 0.5 * 0.5)
+    assert math.isclose(p._needed_confidence(300.0), 0.65)
+    assert math.isclose(p._needed_confidence(math.inf), 0.65)
+    assert math.isclose(p._needed_confidence(3600.0), 0.65)
+
+
+def _first_alert_after_onset(free: float) -> float:
+    """Samples from a 100 MB/s leak's first rise (64 MB chunks) to its first alert."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - free, 2: 0.5 * GB + (64 * MB * ((t - 5) // 0.64) if t >= 5 else 0)}
+
+    samples = _series(120, 1.0, procs)
+    _, preds = _run(samples)
+    return next(t for (t, _), x in zip(samples, preds, strict=True) if x is not None and x.alert)
+
+
+def test_a_young_leak_far_from_full_waits_for_evidence_that_one_near_full_does_not() -> None:
+    """The same leak 45 s and 4.5 min from full: near full it warns at once, far from
+    full it waits a few samples (a few seconds of a lead of minutes) for its rate."""
+    near, far = _first_alert_after_onset(4.5 * GB), _first_alert_after_onset(27 * GB)
+    assert near <= 7.0
+    assert near + 3 <= far <= near + 10
+
+
 # --- onset: how many rises make a trend --------------------------------------------------
 
 

@@ -40,7 +40,14 @@ class AlertsConfig(_Section):
     )
     temp_warning_celsius: int = Field(85, ge=30, le=120, description="Warn above this.")
     oom_min_confidence: float = Field(
-        0.3, ge=0, le=1, description="OOM predictions below this confidence are not shown."
+        0.3,
+        ge=0,
+        le=1,
+        description=(
+            "OOM predictions below this confidence are not shown; one whose earliest"
+            " failure is further off than a quarter of oom_warning_seconds needs more,"
+            " up to halfway from this to 1 at oom_warning_seconds."
+        ),
     )
 
 

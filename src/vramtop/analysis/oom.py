@@ -86,6 +86,11 @@ sample it answers two questions:
      Growth resumes inside a sampling interval, so the first two rises after a
      pause together decide whether it is the same growth.
 
+A prediction is shown from `min_confidence` on, and one whose earliest failure is
+minutes off needs more (`_needed_confidence`): it can wait a few samples for its
+rate at almost no cost in lead, while the first rises of a slow, noisy leak overstate
+it.
+
 `min_sustained_samples` therefore sets how fast confidence builds rather than a
 hard wait: a hard wait of 10 samples at 1 Hz leaves the alert at most ~0.85 of
 the possible lead on the reference recordings, while two rises beside a ballast
@@ -198,6 +203,8 @@ RESERVE_REGIONS = 4  # the demand rate is taken over at most the newest this man
 RESERVE_GROWTH = 2.0  # ... and it asks for a region twice the last, backing off when none fits
 RESERVE_MINOR = 0.05  # rises under this share of the region before are allocations beside them
 RESERVE_RETRY_S = 10.0  # ... and at full it waits this long for memory to come back, then fails
+FAR_FROM = 0.25  # a failure predicted further off than this share of the warning window ...
+FAR_EXTRA = 0.5  # ... needs up to this share more of the confidence left to 1 (all of it: half)
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
@@ -1168,7 +1175,7 @@ class OOMPredictor:
             confidence=confidence,
             deep_slack_bytes=slack,
         )
-        if confidence < s.min_confidence:
+        if confidence < self._needed_confidence(low):
             return None
         capped = low >= HORIZON_S
         if capped:
@@ -1184,6 +1191,19 @@ class OOMPredictor:
             capped=capped,
             alert=(not capped) and low <= s.warning_seconds,
         )
+
+    def _needed_confidence(self, low: float) -> float:
+        """`min_confidence`, and more the further off the failure could come at the
+        earliest: a warning minutes ahead can wait a few samples for more evidence at
+        almost no cost in lead (a slow, noisy leak's first rises overstate its rate),
+        one seconds ahead cannot. From `FAR_FROM` of the warning window to all of it,
+        the confidence needed rises by `FAR_EXTRA` of what is left up to 1."""
+        s = self.settings
+        w = s.warning_seconds
+        if not w > 0:
+            return s.min_confidence
+        far = 1.0 if low >= w else _clamp01((low - FAR_FROM * w) / ((1 - FAR_FROM) * w))
+        return s.min_confidence + (1 - s.min_confidence) * FAR_EXTRA * far
 
     @staticmethod
     def _stall(ep: _Episode, t: float, dt: float, reserve: _Reserve | None = None) -> float:
