@@ -202,6 +202,7 @@ RESERVE_RATE_AGREE = 1.5  # ... each lasting as long as a steady demand takes to
 RESERVE_REGIONS = 4  # the demand rate is taken over at most the newest this many regions
 RESERVE_GROWTH = 2.0  # ... and it asks for a region twice the last, backing off when none fits
 RESERVE_MINOR = 0.05  # rises under this share of the region before are allocations beside them
+RESERVE_SCAN = 64  # ... looked for among the newest this many rises (doubling, few are regions)
 RESERVE_RETRY_S = 10.0  # ... and at full it waits this long for memory to come back, then fails
 FAR_FROM = 0.25  # a failure predicted further off than this share of the warning window ...
 FAR_EXTRA = 0.5  # ... needs up to this share more of the confidence left to 1 (all of it: half)
@@ -415,7 +416,8 @@ class _Episode:
         if len(self.rises) <= RESERVE_MIN_DOUBLINGS:
             return None
         i = bisect.bisect_left(self.times, self.rises[-1][0]) - 1
-        return _reserving(self.rises, dt, self.points[i].headroom if i >= 0 else math.inf)
+        room = self.points[i].headroom if i >= 0 else math.inf
+        return _reserving(self.rises[-RESERVE_SCAN:], dt, room)
 
     def continues_reserve(self, grow: float, headroom: float, dt: float) -> bool:
         """Is a rise of `grow` the next region of a reserving allocator (doubled, or
