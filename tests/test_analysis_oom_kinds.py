@@ -541,6 +541,30 @@ def test_a_load_running_into_a_slow_leak_is_followed() -> None:
         assert pred is not None and pred.seconds_low <= truth <= pred.seconds_high, t
 
 
+def test_one_of_two_growers_stopping_soon_is_followed_within_three_samples() -> None:
+    """200 and 100 MB/s together, the faster stopping 7 s in (too few arrivals yet to
+    tell a change of rate from the growth's own variation): the process that rose at
+    every sample and stopped, while the other grows on, marks where the rate may have
+    changed, as an arrival does; three samples later the range holds the slower time."""
+    t_stop = 13.0
+
+    def procs(t: float) -> dict[int, float]:
+        grow = max(0.0, t - 6)
+        return {
+            1: 70 * GB,
+            2: 0.7 * GB + 200 * MB * min(grow, t_stop - 6),
+            3: 0.7 * GB + 100 * MB * grow,
+        }
+
+    samples = _series(60, 1.0, procs)
+    _, preds = _run(samples)
+    for (t, pr), pred in zip(samples, preds, strict=True):
+        if t < t_stop + 3:
+            continue
+        truth = (TOTAL - sum(pr.values())) / (100 * MB)
+        assert pred is not None and pred.seconds_low <= truth <= pred.seconds_high, t
+
+
 # --- a fresh start: a process that arrives small and grows at once ------------------------
 
 

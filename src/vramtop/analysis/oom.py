@@ -16,7 +16,8 @@ sample it answers two questions:
      the growth looks the same: to the onset, to the end of a pause its other gaps
      make implausible (`_long_pause`; once such pauses recur they are the
      growth's rhythm, and the window spans them from the first), or to a change
-     of rate (`_changepoint`: where a process arrived, one deviating increment
+     of rate (`_changepoint`: where a process arrived, or where one that rose at
+     every sample stopped while another grows on, one deviating increment
      widens the range and two move it; elsewhere a change must stand out of the
      rates older windows of the same length showed, including the tails of
      irregular steps).
@@ -196,6 +197,7 @@ ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arr
 ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
 ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
 ACCEL_MAX_POINTS = 240  # ... fitted through at most this many of them (thinned evenly)
+STOP_HINT_RISES = 3  # a process that rose this many samples in a row, then not: a kink
 RESERVE_RATIO = (1.6, 2.6)  # an allocator reserving ahead (XLA's BFC) doubles its regions ...
 RESERVE_MIN_DOUBLINGS = 2  # ... this many times in a row
 RESERVE_RATE_AGREE = 1.5  # ... each lasting as long as a steady demand takes to use it
@@ -360,6 +362,7 @@ class _Episode:
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
+    stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
     fresh: bool = False  # the growth began with a process that had just arrived
 
     def add_rise(self, t: float, size: float, level: float) -> None:
@@ -735,6 +738,7 @@ class OOMPredictor:
         self._onset_sizes: dict[ProcessIdentity, float] = {}
         self._arrived: set[ProcessIdentity] = set()  # processes first seen this sample ...
         self._arrived_before: set[ProcessIdentity] = set()  # ... and the sample before
+        self._rising: dict[ProcessIdentity, int] = {}  # samples in a row each process rose
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
@@ -871,6 +875,7 @@ class OOMPredictor:
             appeared = 0.0
             if self._pelt is not None:
                 self._pelt.reset()
+        self._note_stops(sizes)
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
@@ -929,6 +934,26 @@ class OOMPredictor:
                 # straight into a leak, or after a pause the episode bridged.
                 ep.rebase(last.start_t)
         return self._predict(ep, t, peak, headroom, total, dt, process_phases)
+
+    def _note_stops(self, sizes: Mapping[ProcessIdentity, float]) -> None:
+        """A process that grew at every one of the last `STOP_HINT_RISES` samples or more
+        and now did not, while another grows on: the growth's rate may change from its
+        last rise, as where a process arrives (the episode's `stopped_t`). (The only
+        grower stopping is a pause, which the stall and rest logic read.)"""
+        rising: dict[ProcessIdentity, int] = {}
+        stopped = False
+        for ident, v in sizes.items():
+            before = self._sizes.get(ident)
+            if before is None:
+                continue
+            run = self._rising.get(ident, 0)
+            if v - before > NOISE_BYTES:
+                rising[ident] = run + 1
+            elif run >= STOP_HINT_RISES:
+                stopped = True
+        if stopped and rising and self._episode is not None and self._prev is not None:
+            self._episode.stopped_t = self._prev[0]
+        self._rising = rising
 
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
@@ -1363,7 +1388,8 @@ class OOMPredictor:
                 win = win[len(older) :]
                 rate = theil_sen(win)
         recent_rate: float | None = None
-        arrived = ep.arrived_t if ep.arrived_t > win[0][0] else None
+        kink = max(ep.arrived_t, ep.stopped_t)
+        arrived = kink if kink > win[0][0] else None
         recent = win[-CHANGE_NULL_ARRIVALS:]
         change = _changepoint(recent, arrived)
         if change is not None:
