@@ -13,6 +13,9 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from vramtop.analysis.oom import OOMPredictor, OOMSettings, _climbing_cycles
 from vramtop.model import STABLE_UNKNOWN, GPUDevice, GPUProcess, OOMPrediction
 
@@ -227,6 +230,26 @@ def test_random_steps_are_not_doubling_regions() -> None:
             t += rng.expovariate(1 / 2.0)
             rises.append((round(t), rng.uniform(20, 600) * MB))
         assert _reserving(rises, 1.0, 5 * GB) is None or _doubles(rises), seed
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.floats(1e6, 1e12, allow_nan=False)),
+        max_size=12,
+    ),
+    st.floats(-5, 10, allow_nan=False),
+    st.floats(0, 1e12, allow_nan=False) | st.just(math.inf),
+)
+def test_the_reserving_model_never_raises(
+    rises: list[tuple[float, float]], dt: float, room: float
+) -> None:
+    from vramtop.analysis.oom import _reserve_range, _reserving
+
+    res = _reserving(rises, dt, room)
+    if res is not None:
+        assert res.rate > 0 and math.isfinite(res.rate) and res.cv2 >= 0
+        r = _reserve_range(res, rises[-1][0] + 1)
+        assert 0 < r.low <= r.rate <= r.high and r.overshoot >= 0
 
 
 def _doubles(rises: Sequence[tuple[float, float]]) -> bool:

@@ -316,9 +316,10 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
     if last - first < RESERVE_MIN_DOUBLINGS:
         return None
     rates = [
-        sizes[j - 1] / (rises[j][0] - rises[j - 1][0])
+        sizes[j - 1] / gap
         for j in range(first + 1, len(sizes))
-        if rises[j][0] - rises[j - 1][0] >= 2 * dt
+        for gap in [rises[j][0] - rises[j - 1][0]]
+        if gap > 0 and gap >= 2 * dt
     ][-RESERVE_REGIONS:]
     if len(rates) < 2 or max(rates) > RESERVE_RATE_AGREE * min(rates):
         return None
