@@ -249,7 +249,7 @@ def test_the_reserving_model_never_raises(
     if res is not None:
         assert res.rate > 0 and math.isfinite(res.rate) and res.cv2 >= 0
         r = _reserve_range(res, rises[-1][0] + 1)
-        assert 0 < r.low <= r.rate <= r.high and r.overshoot >= 0
+        assert 0 < r.low <= r.rate <= r.high and r.overshoot >= -res.rate * r.delay
 
 
 def _doubles(rises: Sequence[tuple[float, float]]) -> bool:
@@ -268,7 +268,10 @@ def test_the_reserving_model_reads_regions_as_the_demand() -> None:
     res = _reserving(rises, 1.0, 10 * GB)
     assert res is not None
     assert math.isclose(res.rate, 100 * MB) and res.last_size == 2 * GB
-    assert math.isclose(res.unused(25.0), 1.5 * GB) and res.unused(60.0) == 0.0
+    assert math.isclose(res.unused(25.0), 1.5 * GB) and math.isclose(res.unused(40.0), 0.0)
+    # used up 5 s ago: 5 s into the allocator's 10 s wait at full, and no further
+    assert math.isclose(res.unused(45.0), -0.5 * GB)
+    assert math.isclose(res.unused(99.0), -1 * GB)
     # a small allocation beside the regions does not break the run ...
     assert _reserving([*rises[:3], (12.0, 2 * MB), rises[3]], 1.0, 10 * GB) is not None
     # ... and a region backed off to what still fits (2 GB left: 4 GB did not) continues it

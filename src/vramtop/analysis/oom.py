@@ -264,6 +264,7 @@ class _Range:
     low: float  # slowest plausible
     high: float  # fastest plausible
     overshoot: float  # bytes beyond full at which the failing step comes, on average
+    # (a reserving allocator: what its newest region still holds, below 0 once used up)
     time_fast: float  # the equivalent rates of the time range's ends: the rate's own
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
@@ -282,8 +283,9 @@ class _Reserve:
     last_size: float  # ... and its size
 
     def unused(self, t: float) -> float:
-        """What of the newest region the demand has not reached by `t`."""
-        return max(0.0, self.last_size - self.rate * (t - self.last_t))
+        """What of the newest region the demand has not reached by `t`; below 0 once it
+        has outrun it, as far as the allocator's wait at full (`RESERVE_RETRY_S`) goes."""
+        return max(-self.rate * RESERVE_RETRY_S, self.last_size - self.rate * (t - self.last_t))
 
 
 def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> _Reserve | None:
@@ -1156,8 +1158,8 @@ class OOMPredictor:
         # Memory the growers reserved but have not allocated is handed out to them
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
-        low = (room + usable) / fast + rr.delay
-        high = (room + slack) / slow + rr.delay if slow > 0 else math.inf
+        low = max(0.0, (room + usable) / fast + rr.delay)
+        high = max(0.0, (room + slack) / slow + rr.delay) if slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
