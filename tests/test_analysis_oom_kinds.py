@@ -277,6 +277,12 @@ def test_the_reserving_model_reads_regions_as_the_demand() -> None:
     # ... and a region backed off to what still fits (2 GB left: 4 GB did not) continues it
     squeezed = _reserving([*rises, (40.0, 1.8 * GB)], 1.0, 2 * GB)
     assert squeezed is not None and squeezed.last_size == 1.8 * GB
+    # a fast demand at a slow refresh: its first regions come a sample apart, and their
+    # rates (within a factor of two) are all there is until the regions grow
+    fast = _reserving(
+        [(13.0, 0.57 * GB), (14.0, 0.54 * GB), (15.0, 1.07 * GB), (17.0, 2.15 * GB)], 1.0, 11 * GB
+    )
+    assert fast is not None and 500 * MB < fast.rate < 560 * MB
     # regions that do not last as the demand takes to use them are not this allocator
     assert (
         _reserving(

@@ -317,12 +317,17 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
         first -= 1
     if last - first < RESERVE_MIN_DOUBLINGS:
         return None
-    rates = [
-        sizes[j - 1] / gap
+    timed = [
+        (gap, sizes[j - 1] / gap)
         for j in range(first + 1, len(sizes))
         for gap in [rises[j][0] - rises[j - 1][0]]
-        if gap > 0 and gap >= 2 * dt
-    ][-RESERVE_REGIONS:]
+        if gap > 0 and gap >= dt - 1e-9
+    ]
+    # Regions a sample apart give their rate within a factor of two; two samples or more
+    # within half. The finer ones are taken where two are known (a fast demand at a slow
+    # refresh leaves only a sample between its first regions).
+    fine = [r for gap, r in timed if gap >= 2 * dt]
+    rates = (fine if len(fine) >= 2 else [r for _, r in timed])[-RESERVE_REGIONS:]
     if len(rates) < 2 or max(rates) > RESERVE_RATE_AGREE * min(rates):
         return None
     return _Reserve(
