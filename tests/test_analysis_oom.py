@@ -11,8 +11,9 @@ in tests/fixtures/traces/README.md): mean lead ratio 0.901, coverage 0.856 with 
 and scored before the changes they led to (the README says how they scored then).
 A workload is first seen about 4 s after its `start` event; a process that arrives
 small and grows at once warns on its first rise (its start is the growth's first step),
-anything else after two. The pins below leave some margin: every OOM recording warns at least LEAD_MIN_S (45 s) ahead, or
-75% of what was possible when the whole run was shorter than 60 s.
+anything else after two. The pins below leave some margin: every OOM recording warns
+at least LEAD_MIN_S (45 s) ahead, or 75% of what was possible when the whole run was
+shorter than 60 s.
 """
 
 from __future__ import annotations
