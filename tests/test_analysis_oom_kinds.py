@@ -249,7 +249,7 @@ def test_the_reserving_model_never_raises(
     if res is not None:
         assert res.rate > 0 and math.isfinite(res.rate) and res.cv2 >= 0
         r = _reserve_range(res, rises[-1][0] + 1)
-        assert 0 < r.low <= r.rate <= r.high and r.overshoot >= -res.rate * r.delay
+        assert 0 < r.low <= r.rate <= r.high and r.overshoot == res.last_size
 
 
 def _doubles(rises: Sequence[tuple[float, float]]) -> bool:
@@ -261,17 +261,21 @@ def _doubles(rises: Sequence[tuple[float, float]]) -> bool:
 
 
 def test_the_reserving_model_reads_regions_as_the_demand() -> None:
-    from vramtop.analysis.oom import _reserving
+    from vramtop.analysis.oom import _reserve_range, _reserving
 
     # 0.25, 0.5, 1, 2 GB at a steady 100 MB/s: each reserved when the ones before are used
     rises = [(2.5, 0.25 * GB), (5.0, 0.5 * GB), (10.0, 1 * GB), (20.0, 2 * GB)]
     res = _reserving(rises, 1.0, 10 * GB)
     assert res is not None
     assert math.isclose(res.rate, 100 * MB) and res.last_size == 2 * GB
-    assert math.isclose(res.unused(25.0), 1.5 * GB) and math.isclose(res.unused(40.0), 0.0)
-    # used up 5 s ago: 5 s into the allocator's 10 s wait at full, and no further
-    assert math.isclose(res.unused(45.0), -0.5 * GB)
-    assert math.isclose(res.unused(99.0), -1 * GB)
+    # 5 s after the 2 GB region came, with nothing else free: 20 s to use it from then,
+    # and the allocator's 10 s wait at full; 25 s after, it is 5 s into that wait
+    for t, central in ((25.0, 25.0), (45.0, 5.0)):
+        r = _reserve_range(res, t)
+        assert r.overshoot == 2 * GB
+        assert math.isclose((0 + r.overshoot) / r.rate + r.delay, central)
+        assert (0 + r.overshoot) / r.time_fast + r.delay < central
+        assert (0 + r.overshoot) / r.time_slow + r.delay > central
     # a small allocation beside the regions does not break the run ...
     assert _reserving([*rises[:3], (12.0, 2 * MB), rises[3]], 1.0, 10 * GB) is not None
     # ... and a region backed off to what still fits (2 GB left: 4 GB did not) continues it

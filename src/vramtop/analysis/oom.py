@@ -264,11 +264,11 @@ class _Range:
     low: float  # slowest plausible
     high: float  # fastest plausible
     overshoot: float  # bytes beyond full at which the failing step comes, on average
-    # (a reserving allocator: what its newest region still holds, below 0 once used up)
+    # (a reserving allocator: its newest region, which the demand uses from `delay` on)
     time_fast: float  # the equivalent rates of the time range's ends: the rate's own
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
-    delay: float = 0.0  # seconds the allocator waits at full before it fails
+    delay: float = 0.0  # seconds to add: the allocator's wait at full, less time already spent
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +281,6 @@ class _Reserve:
     since: float  # when the first region of the doubling run was reserved
     last_t: float  # when the newest region was reserved ...
     last_size: float  # ... and its size
-
-    def unused(self, t: float) -> float:
-        """What of the newest region the demand has not reached by `t`; below 0 once it
-        has outrun it, as far as the allocator's wait at full (`RESERVE_RETRY_S`) goes."""
-        return max(-self.rate * RESERVE_RETRY_S, self.last_size - self.rate * (t - self.last_t))
 
 
 def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> _Reserve | None:
@@ -342,13 +337,15 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
 
 def _reserve_range(res: _Reserve, t: float) -> _Range:
     """Rates of a reserving allocator's growth: the demand's, off by the variation of
-    its regions' rates (plus drift); what the newest region still holds is room. When
-    nothing fits, the BFC allocator waits `RESERVE_RETRY_S` for memory to come back
-    before it fails."""
+    its regions' rates (plus drift). The newest region is room the demand has used since
+    it was reserved, at whichever rate; when nothing fits, the BFC allocator waits
+    `RESERVE_RETRY_S` for memory to come back before it fails. So each end of the range
+    is (headroom + newest region) / its rate - time since the region + the wait."""
     cv2 = (res.regions * res.cv2 + CV2_PRIOR_WEIGHT * CV2_PRIOR) / (res.regions + CV2_PRIOR_WEIGHT)
     spread = math.exp(RANGE_Z * math.sqrt(cv2 / res.regions + RATE_DRIFT**2))
     fast, slow = res.rate * spread, max(MIN_RATE_SHARE * res.rate, res.rate / spread)
-    return _Range(res.rate, slow, fast, res.unused(t), fast, slow, res.since, RESERVE_RETRY_S)
+    delay = RESERVE_RETRY_S - (t - res.last_t)
+    return _Range(res.rate, slow, fast, res.last_size, fast, slow, res.since, delay)
 
 
 @dataclass(slots=True)
