@@ -264,7 +264,8 @@ class _Range:
     low: float  # slowest plausible
     high: float  # fastest plausible
     overshoot: float  # bytes beyond full at which the failing step comes, on average
-    # (a reserving allocator: its newest region, which the demand uses from `delay` on)
+    # (a reserving allocator: its newest region, counted from when it came; `delay`
+    # takes off the time since)
     time_fast: float  # the equivalent rates of the time range's ends: the rate's own
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
