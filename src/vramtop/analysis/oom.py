@@ -283,6 +283,17 @@ class _Reserve:
     last_t: float  # when the newest region was reserved ...
     last_size: float  # ... and its size
 
+    @property
+    def region_s(self) -> float:
+        """How long the demand takes to use the newest region: when the next one comes."""
+        return self.last_size / self.rate
+
+
+def _backed_off(before: float, size: float, room: float) -> bool:
+    """Is a region of `size` after one of `before` a reserving allocator backing off,
+    since the doubled region did not fit the `room` left?"""
+    return size < RESERVE_RATIO[0] * before and RESERVE_GROWTH * before > room
+
 
 def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> _Reserve | None:
     """Growth in regions that double, each reserved when the one before is used up, as
@@ -300,14 +311,13 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
     regions: list[tuple[float, float]] = []
     for i, (t, size) in enumerate(rises):
         minor = bool(regions) and size < RESERVE_MINOR * regions[-1][1]
-        squeezed = i == len(rises) - 1 and bool(regions) and RESERVE_GROWTH * regions[-1][1] > room
-        if not minor or squeezed:
+        if not minor or (i == len(rises) - 1 and _backed_off(regions[-1][1], size, room)):
             regions.append((t, size))
     rises = regions
     sizes = [size for _, size in rises]
     last = len(sizes) - 1
-    if last >= 1 and sizes[last] < lo * sizes[last - 1] and RESERVE_GROWTH * sizes[last - 1] > room:
-        last -= 1  # backed off: the doubling run ends before it
+    if last >= 1 and _backed_off(sizes[last - 1], sizes[last], room):
+        last -= 1  # the doubling run ends before it
     first = last
     while first >= 1 and sizes[first - 1] > 0 and lo <= sizes[first] / sizes[first - 1] <= hi:
         first -= 1
@@ -434,11 +444,9 @@ class _Episode:
         reserve = self.reserve(dt)
         if reserve is None:
             return False
-        last = reserve.last_size
         lo, hi = RESERVE_RATIO
-        return lo * last <= grow <= hi * last or (
-            grow < lo * last and RESERVE_GROWTH * last > headroom
-        )
+        last = reserve.last_size
+        return lo * last <= grow <= hi * last or _backed_off(last, grow, headroom)
 
 
 def _finite(x: float | int | None) -> float | None:
@@ -1063,7 +1071,7 @@ class OOMPredictor:
         reserve = ep.reserve(dt)
         if reserve is not None:
             # The next region comes when the demand has used this one.
-            longest = max(longest, reserve.last_size / reserve.rate)
+            longest = max(longest, reserve.region_s)
         limit = max(2 * dt, 1.5 * longest + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)))
         # A pause past the limit stops the prediction (the stall factor has cleared the
         # alert by then). On a quiet series, growth resuming soon after continues the
@@ -1255,7 +1263,7 @@ class OOMPredictor:
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
-            longest = max(longest, reserve.last_size / reserve.rate)
+            longest = max(longest, reserve.region_s)
         last = ep.rises[-1][0]
         pause = t - last
         stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
