@@ -39,11 +39,5 @@ h_plateau_fast() {     # 600 MB/s growth stopping 2 GB short of full, then holdi
   bg "$1" $WL ballast --leave-gb 20 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL plateau --rate-mb 600 --stop-free-gb 2 --hold 15 >>"$1"
 }
-EXPECTED+=([h_leak_250_jitter]=oom [h_leak_40]=oom [h_burst_fast]=oom [h_two_leakers_b]=oom
-  [h_step_leak_b]=oom [h_var_batch_cached]=no_oom [h_var_batch_b]=no_oom [h_plateau_fast]=no_oom)
-BODY+=([h_leak_250_jitter]=h_leak_250_jitter [h_leak_40]=h_leak_40 [h_burst_fast]=h_burst_fast
-  [h_two_leakers_b]=h_two_leakers_b [h_step_leak_b]=h_step_leak_b
-  [h_var_batch_cached]=h_var_batch_cached [h_var_batch_b]=h_var_batch_b
-  [h_plateau_fast]=h_plateau_fast)
-ORDER=(h_leak_250_jitter h_leak_40 h_burst_fast h_two_leakers_b h_step_leak_b
-  h_var_batch_cached h_var_batch_b h_plateau_fast)
+held_out h_leak_250_jitter:oom h_leak_40:oom h_burst_fast:oom h_two_leakers_b:oom \
+  h_step_leak_b:oom h_var_batch_cached:no_oom h_var_batch_b:no_oom h_plateau_fast:no_oom

@@ -112,8 +112,21 @@ declare -A BODY=(
 )
 ORDER=(leak_60 leak_400 burst_leak two_leakers step_leak var_batch plateau_near_full)
 
-# More scenarios (a held-out set, say) from a file that adds to EXPECTED and BODY
-# and sets ORDER, using the helpers above.
+# held_out NAME:EXPECTED ...: the scenarios to record, in this order, each run by the
+# function of its name (what a file of EXTRA_SCENARIOS ends with).
+held_out() {
+  ORDER=()
+  local spec name
+  for spec in "$@"; do
+    name="${spec%%:*}"
+    EXPECTED[$name]="${spec#*:}"
+    BODY[$name]="$name"
+    ORDER+=("$name")
+  done
+}
+
+# More scenarios (a held-out set, say) from a file that defines them with the helpers
+# above and names them with held_out.
 if [ -n "${EXTRA_SCENARIOS:-}" ]; then
   # shellcheck source=/dev/null
   source "$EXTRA_SCENARIOS"

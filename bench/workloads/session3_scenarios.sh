@@ -46,12 +46,6 @@ s3_plateau_slow() {      # 120 MB/s growth that stops 1.5 GB short of full and h
   bg "$1" $WL ballast --leave-gb 7.5 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL plateau --rate-mb 120 --chunk-mb 8 --stop-free-gb 1.5 --hold 15 >>"$1"
 }
-EXPECTED+=([s3_leak_900_jitter]=oom [s3_step_leak_c]=oom [s3_three_leakers]=oom
-  [s3_load_then_leak]=oom [s3_var_batch_cached_c]=no_oom [s3_staircase_near_full]=no_oom
-  [s3_plateau_slow]=no_oom)
-BODY+=([s3_leak_900_jitter]=s3_leak_900_jitter [s3_step_leak_c]=s3_step_leak_c
-  [s3_three_leakers]=s3_three_leakers [s3_load_then_leak]=s3_load_then_leak
-  [s3_var_batch_cached_c]=s3_var_batch_cached_c [s3_staircase_near_full]=s3_staircase_near_full
-  [s3_plateau_slow]=s3_plateau_slow)
-ORDER=(s3_leak_900_jitter s3_step_leak_c s3_three_leakers s3_load_then_leak
-  s3_var_batch_cached_c s3_staircase_near_full s3_plateau_slow)
+held_out s3_leak_900_jitter:oom s3_step_leak_c:oom s3_three_leakers:oom \
+  s3_load_then_leak:oom s3_var_batch_cached_c:no_oom s3_staircase_near_full:no_oom \
+  s3_plateau_slow:no_oom

@@ -25,10 +25,5 @@ s4_var_batch_near_full() { # batches of 1-22 GB kept by the caching allocator, p
   bg "$1" $WL ballast --leave-gb 26 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL var-batch --base-gb 2 --min-gb 1 --max-gb 22 --period 0.8 --duration 45 --seed 46 >>"$1"
 }
-EXPECTED+=([s4_burst_leak_slow]=oom [s4_two_leakers_unequal]=oom [s4_step_leak_d]=oom
-  [s4_leak_2000]=oom [s4_var_batch_near_full]=no_oom)
-BODY+=([s4_burst_leak_slow]=s4_burst_leak_slow [s4_two_leakers_unequal]=s4_two_leakers_unequal
-  [s4_step_leak_d]=s4_step_leak_d [s4_leak_2000]=s4_leak_2000
-  [s4_var_batch_near_full]=s4_var_batch_near_full)
-ORDER=(s4_burst_leak_slow s4_two_leakers_unequal s4_step_leak_d s4_leak_2000
-  s4_var_batch_near_full)
+held_out s4_burst_leak_slow:oom s4_two_leakers_unequal:oom s4_step_leak_d:oom \
+  s4_leak_2000:oom s4_var_batch_near_full:no_oom

@@ -30,10 +30,5 @@ s5_two_batchers_near_full() { # two cached-batch trainers sharing 30 GB, 3 GB ke
   $WL var-batch --base-gb 2 --min-gb 1 --max-gb 14 --period 1.1 --duration 45 \
     --margin-gb 3 --seed 57 >>"$1"
 }
-EXPECTED+=([s5_accel_leak]=oom [s5_stop_go_leak]=oom [s5_leak_beside_batches]=oom
-  [s5_leak_noisy_big]=oom [s5_two_batchers_near_full]=no_oom)
-BODY+=([s5_accel_leak]=s5_accel_leak [s5_stop_go_leak]=s5_stop_go_leak
-  [s5_leak_beside_batches]=s5_leak_beside_batches [s5_leak_noisy_big]=s5_leak_noisy_big
-  [s5_two_batchers_near_full]=s5_two_batchers_near_full)
-ORDER=(s5_accel_leak s5_stop_go_leak s5_leak_beside_batches s5_leak_noisy_big
-  s5_two_batchers_near_full)
+held_out s5_accel_leak:oom s5_stop_go_leak:oom s5_leak_beside_batches:oom \
+  s5_leak_noisy_big:oom s5_two_batchers_near_full:no_oom

@@ -33,12 +33,6 @@ s6_slow_noisy_far() {    # 40 MB/s in 64 MB chunks of 0-3x, 25 GB left, stops af
   bg "$1" $WL ballast --leave-gb 25 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL leak --rate-mb 40 --chunk-mb 64 --jitter 1.0 --duration 60 --seed 67 >>"$1"
 }
-EXPECTED+=([s6_train_leak]=oom [s6_jax_leak]=oom [s6_decel_plateau]=no_oom
-  [s6_leak_after_release]=oom [s6_leaker_stops]=oom [s6_leak_800_small]=oom
-  [s6_slow_noisy_far]=no_oom)
-BODY+=([s6_train_leak]=s6_train_leak [s6_jax_leak]=s6_jax_leak
-  [s6_decel_plateau]=s6_decel_plateau [s6_leak_after_release]=s6_leak_after_release
-  [s6_leaker_stops]=s6_leaker_stops [s6_leak_800_small]=s6_leak_800_small
-  [s6_slow_noisy_far]=s6_slow_noisy_far)
-ORDER=(s6_train_leak s6_jax_leak s6_decel_plateau s6_leak_after_release s6_leaker_stops
-  s6_leak_800_small s6_slow_noisy_far)
+held_out s6_train_leak:oom s6_jax_leak:oom s6_decel_plateau:no_oom \
+  s6_leak_after_release:oom s6_leaker_stops:oom s6_leak_800_small:oom \
+  s6_slow_noisy_far:no_oom

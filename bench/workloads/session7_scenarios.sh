@@ -30,10 +30,5 @@ s7_decel_plateau_b() {   # growth from 600 MB/s halving every 4 s, ~1.7 GB short
   bg "$1" $WL ballast --leave-gb 5 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL plateau --rate-mb 600 --halve-s 4 --stop-free-gb 0.8 --hold 15 >>"$1"
 }
-EXPECTED+=([s7_jax_leak_fast]=oom [s7_bystanders_leave]=oom [s7_grower_stops_late]=oom
-  [s7_slow_far_smooth]=no_oom [s7_train_leak_b]=oom [s7_decel_plateau_b]=no_oom)
-BODY+=([s7_jax_leak_fast]=s7_jax_leak_fast [s7_bystanders_leave]=s7_bystanders_leave
-  [s7_grower_stops_late]=s7_grower_stops_late [s7_slow_far_smooth]=s7_slow_far_smooth
-  [s7_train_leak_b]=s7_train_leak_b [s7_decel_plateau_b]=s7_decel_plateau_b)
-ORDER=(s7_jax_leak_fast s7_bystanders_leave s7_grower_stops_late s7_slow_far_smooth
-  s7_train_leak_b s7_decel_plateau_b)
+held_out s7_jax_leak_fast:oom s7_bystanders_leave:oom s7_grower_stops_late:oom \
+  s7_slow_far_smooth:no_oom s7_train_leak_b:oom s7_decel_plateau_b:no_oom
