@@ -121,6 +121,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from vramtop.analysis.pelt import PeltResult, PeltTracker, segment_state
 from vramtop.analysis.phase import PhaseParams
@@ -359,6 +360,9 @@ def _reserve_range(res: _Reserve, t: float) -> _Range:
     return _Range(res.rate, slow, fast, res.last_size, fast, slow, res.since, delay)
 
 
+_time = itemgetter(0)  # the time of a (t, ...) pair: the key of sorted series
+
+
 @dataclass(slots=True)
 class _Episode:
     """One run of growth of the peak envelope."""
@@ -399,6 +403,9 @@ class _Episode:
             kept = [self.points[0], *self.points[1:cut:2], *self.points[cut:]]
             self.points = kept
             self.times = [q.t for q in kept]
+
+    def arrivals_after(self, t: float) -> list[tuple[float, float]]:
+        return self.arrivals[bisect.bisect_right(self.arrivals, t, key=_time) :]
 
     def level_at(self, t: float) -> float:
         """Peak level of the last point at or before `t`."""
@@ -1384,22 +1391,22 @@ class OOMPredictor:
         about cv/sqrt(k), and the k_f rises still to come before full add cv/sqrt(k_f).
         """
         base = ep.base if ep.base is not None and ep.base[0] > ep.t0 else (ep.t0, ep.level0)
-        pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+        pts = [base, *ep.arrivals_after(base[0])]
         pause = _long_pause(pts, dt)
         if pause is not None:
             ep.rests.add(pause[0])
             if len(ep.rests) < 2:
                 ep.base = base = pause
-                pts = [base, *(a for a in ep.arrivals if a[0] > base[0])]
+                pts = [base, *ep.arrivals_after(base[0])]
             # else the pauses recur: they are the growth's rhythm, and its rate is
             # measured across them, from the end of the first one.
         win = pts
         rate = theil_sen(win)
         if rate > 0:
             span = max(RATE_SPAN_S, headroom / rate)
-            older = [p for p in win if p[0] < t - span]
-            if older and len(win) - len(older) >= RATE_MIN_ARRIVALS:
-                win = win[len(older) :]
+            older = bisect.bisect_left(win, t - span, key=_time)
+            if older and len(win) - older >= RATE_MIN_ARRIVALS:
+                win = win[older:]
                 rate = theil_sen(win)
         recent_rate: float | None = None
         kink = max(ep.arrived_t, ep.stopped_t)
@@ -1510,10 +1517,8 @@ class OOMPredictor:
         start = t - span
         levels = [ep.level_at(start + i * third) for i in range(3)] + [peak]
         rates = [(levels[i + 1] - levels[i]) / third for i in range(3)]
-        counts = [
-            sum(1 for rt, _ in ep.rises if start + i * third < rt <= start + (i + 1) * third)
-            for i in range(3)
-        ]
+        edges = [bisect.bisect_right(ep.rises, start + i * third, key=_time) for i in range(4)]
+        counts = [edges[i + 1] - edges[i] for i in range(3)]
         sig = [1 + 2 / math.sqrt(max(1, min(counts[i], counts[i + 1]))) for i in range(2)]
         if not (rates[0] > 0 and rates[1] * sig[0] < rates[0] and rates[2] * sig[1] < rates[1]):
             return 1.0

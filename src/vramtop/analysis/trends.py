@@ -10,6 +10,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 Point = tuple[float, float]
 
@@ -29,7 +30,12 @@ def theil_sen(points: Sequence[Point], max_points: int = THEIL_SEN_POINTS) -> fl
 
     Inputs longer than `max_points` are thinned evenly (first and last kept).
     """
-    pts = thinned([p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])], max_points)
+    # Sums are finite only when every term is (or a huge series overflowed, which the
+    # filter then handles): the common case thins a long series without copying it.
+    clean = math.isfinite(sum(map(itemgetter(0), points)) + sum(map(itemgetter(1), points)))
+    if not clean:
+        points = [p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])]
+    pts = thinned(points, max_points)
     slopes: list[float] = []
     for i in range(len(pts)):
         ti, vi = pts[i]
