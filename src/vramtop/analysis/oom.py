@@ -28,8 +28,11 @@ sample it answers two questions:
      time, off by cv/sqrt(k_f). The failing allocation is the first step that
      does not fit: growth in steps the sampling resolves fails, on average, half
      a (size-weighted) step beyond the line. Growth that speeds up beyond doubt (a
-     quadratic through the arrivals, `_acceleration`) may fill as soon as the
-     quadratic does: the fast end reaches there.
+     quadratic through the arrivals, `_acceleration`, its errors taken from the
+     rates between arrivals, which are independent where the levels are not) fills
+     as the quadratic does: the range is its curvature's and slope's errors either
+     way. A change of rate no arrival explains does not hide the speeding up from
+     before it.
    - **an allocator reserving ahead**: XLA's and TensorFlow's BFC allocator, when it
      may not take the GPU at start, grows in regions that double, each reserved when
      the ones before are used up (`_reserving`). Its rises are not steps of the
@@ -376,6 +379,7 @@ class _Episode:
     points: list[_Point] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
+    before_change: tuple[float, float] | None = None  # ... where they started before a change
     rests: set[float] = field(default_factory=set)  # when the long pauses found ended
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
     floor0: float = 0.0  # ... and the envelope's floor then
@@ -590,13 +594,14 @@ def _long_pause(pts: Sequence[tuple[float, float]], dt: float) -> tuple[float, f
 
 def _acceleration(
     win: Sequence[tuple[float, float]], headroom: float, rate: float
-) -> tuple[float, float] | None:
-    """`(rate_now, rate_to_full)` of growth that speeds up beyond doubt, else None.
+) -> tuple[float, float, float] | None:
+    """`(rate_now, fast, slow)` of growth that speeds up beyond doubt, else None.
 
     A least-squares quadratic through the arrivals; its curvature must stand `ACCEL_Z`
     standard errors above zero and its slope now `ACCEL_RATE_RATIO` above the window's
-    rate. `rate_now` is that slope; `rate_to_full` fills `headroom` in the time the
-    quadratic takes to.
+    rate. The range comes from a line through the rates between arrivals (`_rate_line`):
+    `rate_now` is its rate now, and `fast` and `slow` fill `headroom` as a quadratic
+    with its rate now and its slope `RANGE_Z` standard errors above, and below, do.
     """
     # A slow leak's window may hold thousands of arrivals: the fit's cost stays bounded.
     win = thinned(win, ACCEL_MAX_POINTS)
@@ -620,12 +625,52 @@ def _acceleration(
     b = (s0 * (t1 * s4 - s3 * t2) - t0 * (s1 * s4 - s3 * s2) + s2 * (s1 * t2 - t1 * s2)) / det
     c = (s0 * (s2 * t2 - t1 * s3) - s1 * (s1 * t2 - t1 * s2) + t0 * (s1 * s3 - s2 * s2)) / det
     sse = sum((y - (a + b * x + c * x * x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    se_c = math.sqrt(max(0.0, sse / (n - 3) * (s0 * s2 - s1 * s1) / det))
+    var = sse / (n - 3) / det
+    # The fit's errors take the levels as independent; they are sums of the rises, so a
+    # noisy leak's wander looks like curvature. The rates between arrivals are
+    # independent: a line through them (slope 2c) gives honest estimates and errors.
+    line = _rate_line(xs, ys)
+    if line is None:
+        return None
+    now, se_now, slope, se_slope = line
+    se_c = max(math.sqrt(max(0.0, var * (s0 * s2 - s1 * s1))), se_slope / 2)
     if not c > ACCEL_Z * se_c or not b * MB > ACCEL_RATE_RATIO * rate:
         return None
     room = headroom / MB
-    to_full = 2 * room / (b + math.sqrt(b * b + 4 * c * room))
-    return b * MB, headroom / to_full
+
+    def rate_to_full(rate_now: float, curvature: float) -> float:
+        """The rate (bytes/s) that fills `headroom` as soon as this quadratic does."""
+        rate_now, curvature = max(0.0, rate_now), max(0.0, curvature)
+        return headroom * (rate_now + math.sqrt(rate_now**2 + 4 * curvature * room)) / (2 * room)
+
+    fast = rate_to_full(now + RANGE_Z * se_now, (slope + RANGE_Z * se_slope) / 2)
+    slow = rate_to_full(now - RANGE_Z * se_now, (slope - RANGE_Z * se_slope) / 2)
+    return now * MB, fast, slow
+
+
+def _rate_line(
+    xs: Sequence[float], ys: Sequence[float]
+) -> tuple[float, float, float, float] | None:
+    """A line through the rates between successive points, each weighted by its
+    interval: `(rate at x = 0, its standard error, slope, its standard error)`, or None
+    with fewer than three intervals."""
+    pts = [
+        ((x0 + x1) / 2, (y1 - y0) / (x1 - x0), x1 - x0)
+        for (x0, y0), (x1, y1) in itertools.pairwise(zip(xs, ys, strict=True))
+        if x1 > x0
+    ]
+    if len(pts) < 3:
+        return None
+    sw = sum(w for _, _, w in pts)
+    xbar = sum(w * x for x, _, w in pts) / sw
+    rbar = sum(w * r for _, r, w in pts) / sw
+    sxx = sum(w * (x - xbar) ** 2 for x, _, w in pts)
+    if not sxx > 0:
+        return None
+    slope = sum(w * (x - xbar) * (r - rbar) for x, r, w in pts) / sxx
+    var = sum(w * (r - rbar - slope * (x - xbar)) ** 2 for x, r, w in pts) / (len(pts) - 2)
+    now = rbar - slope * xbar
+    return now, math.sqrt(var * (1 / sw + xbar * xbar / sxx)), slope, math.sqrt(var / sxx)
 
 
 def _null_rates(win: Sequence[tuple[float, float]], k: int, w: float) -> list[float]:
@@ -1397,6 +1442,7 @@ class OOMPredictor:
             ep.rests.add(pause[0])
             if len(ep.rests) < 2:
                 ep.base = base = pause
+                ep.before_change = None
                 pts = [base, *ep.arrivals_after(base[0])]
             # else the pauses recur: they are the growth's rhythm, and its rate is
             # measured across them, from the end of the first one.
@@ -1416,6 +1462,8 @@ class OOMPredictor:
         if change is not None:
             k, r_new, confirmed = change
             if confirmed:
+                if ep.before_change is None:
+                    ep.before_change = win[0]
                 ep.base = recent[k]
                 win = recent[k:]
                 rate = theil_sen(win)
@@ -1462,12 +1510,22 @@ class OOMPredictor:
             slow = min(slow, recent_rate * math.exp(-RANGE_Z * s_rate))
         slow = max(slow, MIN_RATE_SHARE * rate)
         accel = _acceleration(win, headroom, rate)
+        if (
+            accel is None
+            and ep.before_change is not None
+            and ep.t0 <= ep.before_change[0]
+            and ep.arrived_t < ep.before_change[0]
+        ):
+            # Rates that rose at a change no process's arrival explains may be growth
+            # speeding up all along.
+            whole = [ep.before_change, *ep.arrivals_after(ep.before_change[0])]
+            accel = _acceleration(whole, headroom, theil_sen(whole))
         if accel is not None:
-            # Growth speeding up: it fills at the earliest as its quadratic does. (The
-            # slow end stays: raising it to the rate now narrowed the ranges of noisy
-            # leaks, whose quadratic's slope now is noisier than their rate.)
-            rate_now, rate_to_full = accel
-            fast = max(fast, rate_to_full)
+            # Growth speeding up fills as its quadratic does, give or take the fit's
+            # errors and the unmodelled drift every rate has.
+            rate_now, to_full_fast, to_full_slow = accel
+            fast = max(fast, to_full_fast * math.exp(RANGE_Z * RATE_DRIFT))
+            slow = max(slow, to_full_slow * math.exp(-RANGE_Z * RATE_DRIFT))
             r_hi = max(r_hi, rate_now)
         return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0])
 
