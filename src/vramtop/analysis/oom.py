@@ -18,9 +18,10 @@ sample it answers two questions:
      growth's rhythm, and the window spans them from the first), or to a change
      of rate (`_changepoint`: where a process arrived, or where one that rose at
      every sample stopped while another grows on, one deviating increment
-     widens the range and two move it; elsewhere a change must stand out of the
-     rates older windows of the same length showed, including the tails of
-     irregular steps).
+     widens the range and two move it; a growth's first few rises, a sample apart,
+     three times as fast as the four or more after them, are its start-up;
+     elsewhere a change must stand out of the rates older windows of the same
+     length showed, including the tails of irregular steps).
    - **range**: one standard deviation either way of a renewal model of the
      rises (`RANGE_Z`): the rate measured over k rises is off by about
      cv/sqrt(k) (cv: the rises' gaps' and sizes' variation) plus unmodelled drift
@@ -201,6 +202,8 @@ ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arr
 ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
 ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
 ACCEL_MAX_POINTS = 240  # ... fitted through at most this many of them (thinned evenly)
+STARTUP_ARRIVALS = 4  # a growth's first few arrivals REGIME_RATE_RATIO x faster ...
+STARTUP_AFTER = 4  # ... than at least this many after them: a start-up, then the growth
 STOP_HINT_RISES = 3  # a process that rose this many samples in a row, then not: a kink
 RESERVE_RATIO = (1.6, 2.6)  # an allocator reserving ahead (XLA's BFC) doubles its regions ...
 RESERVE_MIN_DOUBLINGS = 2  # ... this many times in a row
@@ -736,7 +739,7 @@ def _deviation(
 
 
 def _changepoint(
-    win: Sequence[tuple[float, float]], arrived_t: float | None
+    win: Sequence[tuple[float, float]], arrived_t: float | None, startup: float | None = None
 ) -> tuple[int, float, bool] | None:
     """Do the newest arrivals grow at another rate than those before them?
 
@@ -750,6 +753,11 @@ def _changepoint(
       rate `REGIME_RATE_RATIO` times faster or slower than before (a load by one
       process, then a leak in another: too short a past for deviations), widens the
       range; two confirm.
+    - At the start of the growth (`startup`: the sampling interval, when `win` begins
+      at the onset): its first few arrivals, each a sample after the one before, at
+      `REGIME_RATE_RATIO` times the rate of the `STARTUP_AFTER` or more that follow
+      are the workload's start-up (optimizer state, activations, allocator pools;
+      the first burst of bursts on a leak), not its rate: confirmed at once.
     - Anywhere else, the last m increments (m = 2..`CHANGE_MAX_M`) must lie
       `CHANGE_Z` deviations away and beyond the older windows, and still
       `CHANGE_Z_NEW` away with the kink one arrival earlier: a lull after a burst of
@@ -771,6 +779,20 @@ def _changepoint(
                 >= CHANGE_Z_NEW
             ):
                 return k, r_new, m >= 2
+    if startup is not None:
+        found: tuple[float, int, float] | None = None
+        for k in range(1, min(STARTUP_ARRIVALS, n - 1 - STARTUP_AFTER) + 1):
+            if win[k][0] - win[k - 1][0] > 1.5 * startup:
+                break
+            if k < 2 or n - 1 - k > 2 * STARTUP_AFTER:
+                continue  # one rise may be a step; long after, the start-up is history
+            r_old = (win[k][1] - win[0][1]) / (win[k][0] - win[0][0])
+            r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
+            ratio = r_old / r_new if r_new > 0 else 0.0
+            if ratio > REGIME_RATE_RATIO and (found is None or ratio > found[0]):
+                found = (ratio, k, r_new)
+        if found is not None:
+            return found[1], found[2], True
     best: tuple[float, int, float] | None = None
     for m in range(2, CHANGE_MAX_M + 1):
         k = n - 1 - m
@@ -1458,7 +1480,7 @@ class OOMPredictor:
         kink = max(ep.arrived_t, ep.stopped_t)
         arrived = kink if kink > win[0][0] else None
         recent = win[-CHANGE_NULL_ARRIVALS:]
-        change = _changepoint(recent, arrived)
+        change = _changepoint(recent, arrived, startup=dt if recent[0][0] == ep.t0 else None)
         if change is not None:
             k, r_new, confirmed = change
             if confirmed:
