@@ -541,6 +541,33 @@ def test_an_accelerating_leak_keeps_its_curve_through_a_change_of_rate() -> None
         assert len(held) >= 25 / dt and sum(held) >= 0.9 * len(held), dt
 
 
+def test_a_second_process_speeding_up_keeps_its_curve_through_a_change_of_rate() -> None:
+    """A 60 MB/s leak; a second process arrives at t=20 and grows from 20 MB/s, 8 MB/s
+    faster every second, 14 GB from full in all (the recording s9_leak_then_accel's
+    kind). Its arrival explains a change of rate there, but not the changes after it:
+    the quadratic since the arrival stands through them. All alert samples from t=35
+    hold the true time at 1 and 0.5 Hz (0.44 and 0.79 when only a change no arrival
+    came before kept the curve)."""
+
+    def procs(t: float) -> dict[int, float]:
+        leak = max(0.0, t - 10) * 60
+        d = max(0.0, t - 22)
+        p = {1: TOTAL - 14 * GB, 2: 0.5 * GB + math.floor(leak / 8) * 8 * MB}
+        if t >= 20:
+            p[3] = 0.5 * GB + math.floor((20 * d + 4 * d * d) / 8) * 8 * MB
+        return p
+
+    full = next(i / 100 for i in range(1000, 20000) if sum(procs(i / 100).values()) >= TOTAL)
+    for dt in (1.0, 0.5):
+        by_t = _by_time(_series(full - 0.3, dt, procs))
+        held = [
+            x.seconds_low <= full - t <= x.seconds_high
+            for t, x in by_t.items()
+            if t >= 35 and x is not None and x.alert
+        ]
+        assert len(held) >= 30 / dt and sum(held) >= 0.9 * len(held), dt
+
+
 def test_a_start_up_before_a_leak_is_not_its_rate() -> None:
     """A training job arrives with its 0.5 GB context; its first steps take 1 GB/s for
     3 s (optimizer state, activations, the allocator's pools), then it leaks 150 MB/s,

@@ -32,8 +32,8 @@ sample it answers two questions:
      quadratic through the arrivals, `_acceleration`, its errors taken from the
      rates between arrivals, which are independent where the levels are not) fills
      as the quadratic does: the range is its curvature's and slope's errors either
-     way. A change of rate no arrival explains does not hide the speeding up from
-     before it.
+     way. A change of rate does not hide the speeding up from before it (or from
+     the newest process's arrival, which explains a change there).
    - **an allocator reserving ahead**: XLA's and TensorFlow's BFC allocator, when it
      may not take the GPU at start, grows in regions that double, each reserved when
      the ones before are used up (`_reserving`). Its rises are not steps of the
@@ -1532,15 +1532,14 @@ class OOMPredictor:
             slow = min(slow, recent_rate * math.exp(-RANGE_Z * s_rate))
         slow = max(slow, MIN_RATE_SHARE * rate)
         accel = _acceleration(win, headroom, rate)
-        if (
-            accel is None
-            and ep.before_change is not None
-            and ep.t0 <= ep.before_change[0]
-            and ep.arrived_t < ep.before_change[0]
-        ):
-            # Rates that rose at a change no process's arrival explains may be growth
-            # speeding up all along.
-            whole = [ep.before_change, *ep.arrivals_after(ep.before_change[0])]
+        if accel is None and ep.before_change is not None and ep.t0 <= ep.before_change[0]:
+            # Rates that rose at a change may be growth speeding up all along: since
+            # before the change, or since a process arrived, which explains a change
+            # there.
+            if ep.arrived_t < ep.before_change[0]:
+                whole = [ep.before_change, *ep.arrivals_after(ep.before_change[0])]
+            else:
+                whole = ep.arrivals_after(ep.arrived_t)
             accel = _acceleration(whole, headroom, theil_sen(whole))
         if accel is not None:
             # Growth speeding up fills as its quadratic does, give or take the fit's
