@@ -568,6 +568,23 @@ def test_a_second_process_speeding_up_keeps_its_curve_through_a_change_of_rate()
         assert len(held) >= 30 / dt and sum(held) >= 0.9 * len(held), dt
 
 
+def test_a_process_arriving_does_not_read_as_the_leak_stopping() -> None:
+    """A 60 MB/s leak at 2 Hz rises 30 MB a sample; a 0.7 GB process arrives at t=40, and
+    a rise under 5% of what it came with is NVML's accounting, so that sample shows
+    none. On a leak rising at every sample a sample without a rise said it stopped, and
+    the alert dropped for that sample (the recording leak_then_accel at 2 Hz lost 10 s
+    of lead so); the sample a process arrived in says nothing."""
+
+    def procs(t: float) -> dict[int, float]:
+        p = {1: TOTAL - 10 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 60 * MB}
+        if t >= 40:
+            p[3] = 0.7 * GB
+        return p
+
+    by_t = _by_time(_series(60, 0.5, procs))
+    assert all(x is not None and x.alert for t, x in by_t.items() if 30 <= t <= 50)
+
+
 def test_a_start_up_before_a_leak_is_not_its_rate() -> None:
     """A training job arrives with its 0.5 GB context; its first steps take 1 GB/s for
     3 s (optimizer state, activations, the allocator's pools), then it leaks 150 MB/s,

@@ -1332,8 +1332,10 @@ class OOMPredictor:
         the longest (Laplace). On such a
         rhythm, a newest rise under a fifth of its smallest step is growth that stopped
         within that interval (a leak ending between two samples), so the pause runs
-        from the rise before it. Irregular steps have long pauses now and then; for
-        them the exponential decay says how long is too long.
+        from the rise before it; a sample a process arrived in hides a rise as small
+        as NVML's accounting differences, so it does not count. Irregular steps have
+        long pauses now and then; for them the exponential decay says how long is too
+        long.
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
@@ -1349,6 +1351,10 @@ class OOMPredictor:
         )
         if not known or _cv2_classic(gaps) > STALL_REGULAR_CV2:
             return stall
+        if ep.arrived_t >= last:
+            # A process arrived since the newest rise: a rise as small as NVML's
+            # accounting differences went unseen in that sample, so it says nothing.
+            pause -= dt
         steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
         if (
             steps
