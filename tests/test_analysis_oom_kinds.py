@@ -59,6 +59,15 @@ def _series(duration: float, dt: float, procs: Callable[[float], dict[int, float
     return [(i * dt, procs(i * dt)) for i in range(round(duration / dt) + 1)]
 
 
+def _held(by_t: dict[float, OOMPrediction | None], fails_t: float, since: float) -> list[bool]:
+    """For each alert from `since` on: does its range hold the true time to failure?"""
+    return [
+        x.seconds_low <= fails_t - t <= x.seconds_high
+        for t, x in by_t.items()
+        if t >= since and x is not None and x.alert
+    ]
+
+
 def _truth(samples: Sequence[Sample], t_full: float) -> list[float]:
     return [t_full - t for t, _ in samples]
 
@@ -483,11 +492,7 @@ def test_recurring_rests_are_the_rhythm_the_rate_is_measured_across() -> None:
     0.87 at 2 Hz (0.31 and 0.28 with the rate restarting after every rest)."""
     for dt in (1.0, 0.5):
         by_t = _by_time(_series(88, dt, _stop_go))
-        held = [
-            x.seconds_low <= 88.2 - t <= x.seconds_high
-            for t, x in by_t.items()
-            if t >= 53 and x is not None and x.alert
-        ]
+        held = _held(by_t, 88.2, 53)
         assert len(held) >= 30 / dt and sum(held) >= 0.75 * len(held), dt
 
 
@@ -506,11 +511,7 @@ def test_an_accelerating_leak_has_ranges_that_reach_its_true_time() -> None:
 
     for dt in (1.0, 0.5):
         by_t = _by_time(_series(10 + d_full - 0.5, dt, procs))
-        held = [
-            x.seconds_low <= 10 + d_full - t <= x.seconds_high
-            for t, x in by_t.items()
-            if t >= 25 and x is not None and x.alert
-        ]
+        held = _held(by_t, 10 + d_full, 25)
         assert len(held) >= 25 / dt and sum(held) >= 0.9 * len(held), dt
         widths = sorted(x.seconds_high / x.seconds_low for x in by_t.values() if x and x.alert)
         assert widths[len(widths) // 2] <= 1.5
@@ -533,11 +534,7 @@ def test_an_accelerating_leak_keeps_its_curve_through_a_change_of_rate() -> None
 
     for dt in (1.0, 0.5):
         by_t = _by_time(_series(10 + d_full - 0.3, dt, procs))
-        held = [
-            x.seconds_low <= 10 + d_full - t <= x.seconds_high
-            for t, x in by_t.items()
-            if t >= 20 and x is not None and x.alert
-        ]
+        held = _held(by_t, 10 + d_full, 20)
         assert len(held) >= 25 / dt and sum(held) >= 0.9 * len(held), dt
 
 
@@ -560,11 +557,7 @@ def test_a_second_process_speeding_up_keeps_its_curve_through_a_change_of_rate()
     full = next(i / 100 for i in range(1000, 20000) if sum(procs(i / 100).values()) >= TOTAL)
     for dt in (1.0, 0.5):
         by_t = _by_time(_series(full - 0.3, dt, procs))
-        held = [
-            x.seconds_low <= full - t <= x.seconds_high
-            for t, x in by_t.items()
-            if t >= 35 and x is not None and x.alert
-        ]
+        held = _held(by_t, full, 35)
         assert len(held) >= 30 / dt and sum(held) >= 0.9 * len(held), dt
 
 
@@ -603,10 +596,9 @@ def test_a_start_up_before_a_leak_is_not_its_rate() -> None:
 
     for dt in (1.0, 0.5):
         by_t = _by_time(_series(full - 0.5, dt, procs))
-        alerts = [(t, x) for t, x in by_t.items() if t >= 20 and x is not None and x.alert]
-        assert len(alerts) >= 45 / dt, dt
-        assert all(x.seconds_low <= full - t <= x.seconds_high for t, x in alerts), dt
-        widths = sorted(x.seconds_high / x.seconds_low for _, x in alerts)
+        held = _held(by_t, full, 20)
+        assert len(held) >= 45 / dt and all(held), dt
+        widths = sorted(x.seconds_high / x.seconds_low for x in by_t.values() if x and x.alert)
         assert widths[len(widths) // 2] <= 1.5, dt
 
 
