@@ -629,6 +629,9 @@ def _acceleration(
     c = (s0 * (s2 * t2 - t1 * s3) - s1 * (s1 * t2 - t1 * s2) + t0 * (s1 * s3 - s2 * s2)) / det
     sse = sum((y - (a + b * x + c * x * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     var = sse / (n - 3) / det
+    se_c = math.sqrt(max(0.0, var * (s0 * s2 - s1 * s1)))
+    if not c > ACCEL_Z * se_c or not b * MB > ACCEL_RATE_RATIO * rate:
+        return None
     # The fit's errors take the levels as independent; they are sums of the rises, so a
     # noisy leak's wander looks like curvature. The rates between arrivals are
     # independent: a line through them (slope 2c) gives honest estimates and errors.
@@ -636,8 +639,8 @@ def _acceleration(
     if line is None:
         return None
     now, se_now, slope, se_slope = line
-    se_c = max(math.sqrt(max(0.0, var * (s0 * s2 - s1 * s1))), se_slope / 2)
-    if not c > ACCEL_Z * se_c or not b * MB > ACCEL_RATE_RATIO * rate:
+    se_c = max(se_c, se_slope / 2)
+    if not c > ACCEL_Z * se_c:
         return None
     room = headroom / MB
 
