@@ -35,7 +35,13 @@ from hypothesis import strategies as st
 import analysis_synthetic as syn
 from vramtop import cli
 from vramtop import trace as trace_mod
-from vramtop.analysis.oom import HORIZON_S, OOMPredictor, OOMSettings, _acceleration
+from vramtop.analysis.oom import (
+    HORIZON_S,
+    OOMPredictor,
+    OOMSettings,
+    _acceleration,
+    _changepoint,
+)
 from vramtop.config import Config
 from vramtop.model import (
     STABLE_UNKNOWN,
@@ -532,6 +538,26 @@ def test_the_acceleration_fit_never_raises(
     if got is not None:
         assert all(math.isfinite(r) and r > 0 for r in got)
         assert got[1] >= got[2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e14, 1e14)), min_size=0, max_size=40),
+    st.none() | st.floats(-1e6, 1e6),
+    st.none() | st.floats(0.01, 100.0),
+)
+def test_the_change_of_rate_search_never_raises(
+    win: list[tuple[float, float]], arrived_t: float | None, startup: float | None
+) -> None:
+    """Any arrivals at distinct times (as an episode keeps them: flat, falling, huge),
+    with or without an arrival or a start-up to look for: None, or a kink inside the
+    window and a finite rate."""
+    times = sorted({t for t, _ in win})
+    ordered = list(zip(times, (v for _, v in win), strict=False))
+    got = _changepoint(ordered, arrived_t, startup)
+    if got is not None:
+        k, rate, _ = got
+        assert 0 <= k < len(ordered) and math.isfinite(rate)
 
 
 def test_the_acceleration_fit_sees_a_quadratic_and_not_a_line() -> None:
