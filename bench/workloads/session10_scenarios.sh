@@ -6,8 +6,8 @@ s10_leak_with_arrivals() { # a 150 MB/s leak; idle 1 GB processes arrive 10 s an
   bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   bg "$1" timeout 120 $WL leak --rate-mb 150 --chunk-mb 8 --seed 101; sleep 10
   bg "$1" $WL ballast --ballast-gb 1 --hold 300; sleep 10
-  $WL ballast --ballast-gb 1 --hold 300 >>"$1" &
-  BG_PIDS+=("$!"); wait_for_event "$1" oom 120
+  bg "$1" $WL ballast --ballast-gb 1 --hold 300
+  wait_for_event "$1" oom 120
 }
 s10_accel_slow() {       # a leak from 40 MB/s, 5 MB/s faster every second (8 MB chunks), 10 GB left
   bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
