@@ -706,6 +706,77 @@ def test_one_of_two_growers_stopping_soon_is_followed_within_three_samples() -> 
         assert pred is not None and pred.seconds_low <= truth <= pred.seconds_high, t
 
 
+# --- a process loading beside a growth: its load takes room, the growth goes on -------
+
+
+def _alert_run(by_t: dict[float, OOMPrediction | None], since: float, until: float) -> bool:
+    return all(x is not None and x.alert for t, x in by_t.items() if since <= t <= until)
+
+
+def test_a_process_loading_beside_a_leak_takes_room_and_the_leak_goes_on() -> None:
+    """A 150 MB/s leak, 10 GB from full; at t=30 a process arrives with 30 MB and loads
+    1.6 GB by the next sample (NVML lists a process before its context is whole: its
+    arrival spans two samples, as in the recording leak_with_arrivals). Its load is an
+    event beside the leak, not the leak's: the alert stands through it (the whole
+    growth started afresh there, and the alert dropped for three samples), and the
+    ranges from the load on hold the time the leak fills what is left."""
+    full = 5 + (10 - 0.5 - 1.6) * GB / (150 * MB)
+
+    def procs(t: float) -> dict[int, float]:
+        p = {1: TOTAL - 10 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 150 * MB}
+        if t >= 30:
+            p[3] = 30 * MB if t < 31 else 1.6 * GB
+        return p
+
+    by_t = _by_time(_series(full - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 12, full - 1)
+    held = _held(by_t, full, 31)
+    assert len(held) >= 25 and all(held)
+
+
+def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_ways() -> None:
+    """An idle 1 GB process beside a 100 MB/s leak allocates 3 GB at t=30 and frees it
+    at t=40. The alert stands through both, and the ranges hold the truth while the
+    3 GB are held (the time the leak fills what is left beside them) and after they
+    came back (the room is the leak's again)."""
+    full = 5 + (12 - 1 - 0.5) * GB / (100 * MB)
+
+    def procs(t: float) -> dict[int, float]:
+        held = 3 * GB if 30 <= t < 40 else 0.0
+        return {
+            1: TOTAL - 12 * GB,
+            2: 0.5 * GB + max(0.0, t - 5) * 100 * MB,
+            3: 1 * GB + held,
+        }
+
+    by_t = _by_time(_series(full - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 20, full - 1)
+    if_held = 30 + (12 - 1 - 3 - 0.5 - 2.5) * GB / (100 * MB)  # 3 GB kept: full at t=80
+    assert all(
+        x is not None and x.seconds_low <= if_held - t <= x.seconds_high
+        for t, x in by_t.items()
+        if 31 <= t < 40
+    )
+    held = _held(by_t, full, 41)
+    assert len(held) >= 60 and all(held)
+
+
+def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
+    """A process swinging 3 GB up for 2 s every 4 s beside a 100 MB/s leak: its first
+    swing may look like a load, but once it gives memory back it swings, and its peaks
+    need room: the failure is the first swing that does not fit (t=90), and the
+    ranges from t=50 to t=85 hold it at every sample, peaks and troughs alike."""
+    fails = 5 + (12 - 3 - 0.5) * GB / (100 * MB)
+
+    def procs(t: float) -> dict[int, float]:
+        swing = 3 * GB if t >= 30 and (t - 30) % 4 < 2 else 0.0
+        return {1: TOTAL - 12 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 100 * MB, 3: swing + MB}
+
+    by_t = _by_time(_series(85, 1.0, procs))
+    held = _held(by_t, fails, 50)
+    assert len(held) == 36 and all(held)
+
+
 # --- a fresh start: a process that arrives small and grows at once ------------------------
 
 
@@ -771,6 +842,23 @@ def test_growth_before_a_fresh_start_is_not_mixed_into_its_rate() -> None:
     first = next(t for (t, _), x in zip(samples, preds, strict=True) if x is not None)
     assert first == 15.0
     assert p.evidence is not None and p.evidence.onset_t == 14.0
+
+
+def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
+    """Two rises of a few MB (NVML counting a context before it lists the process, as
+    in train_leak_d.jsonl) are a growth of two rises; the leaker that then arrives with
+    15 MB and is 0.66 GB a sample later (its context, then a 60 MB/s leak) grew
+    seventy times as much at once: what came before was not a trend, and the growth
+    starts where the leaker did."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 81.5 * GB + (3 * MB if t >= 6 else 0.0) + (5 * MB if t >= 10 else 0.0)}
+        if t >= 13:
+            out[2] = 15 * MB if t < 14 else 0.66 * GB + 60 * MB * (t - 14)
+        return out
+
+    p, _ = _run(_series(30, 1.0, procs))
+    assert p.evidence is not None and p.evidence.onset_t == 13.0
 
 
 # --- swinging series: the swings must climb together ----------------------------------------

@@ -155,6 +155,7 @@ QUICK_TREND_SHARE = 0.05  # ... with rises under this share of the headroom each
 REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
+FRESH_VS_BEFORE = 0.2  # growth before a fresh process's first rise under this share of it
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
@@ -387,6 +388,8 @@ class _Episode:
     spread0: float = 0.0  # how far memory swung (peak - floor of the envelope) at the onset
     floor0: float = 0.0  # ... and the envelope's floor then
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
+    aside: dict[ProcessIdentity, float] = field(default_factory=dict)  # steps set aside (_aside)
+    moved: set[ProcessIdentity] = field(default_factory=set)  # ... by processes not still
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
@@ -439,6 +442,16 @@ class _Episode:
         self.points = self.points[i:]
         self.times = self.times[i:]
         return True
+
+    def grew(self, ident: ProcessIdentity, size: float) -> bool:
+        """Did this process, now `size`, take part in the growth?"""
+        return size - self.sizes0.get(ident, size) - self.aside.get(ident, 0.0) > NOISE_BYTES
+
+    def trend_beside(self, rise: float) -> bool:
+        """Is this growth a trend next to one `rise` (a fresh process's first)?"""
+        return len(self.rises) >= MIN_RISES and (
+            sum(r for _, r in self.rises) >= FRESH_VS_BEFORE * rise
+        )
 
     def median_rise(self) -> float:
         sizes = sorted(s for _, s in self.rises)
@@ -967,6 +980,7 @@ class OOMPredictor:
             if self._pelt is not None:
                 self._pelt.reset()
         self._note_stops(sizes)
+        appeared += self._aside(sizes)
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
@@ -1046,6 +1060,50 @@ class OOMPredictor:
             self._episode.stopped_t = self._prev[0]
         self._rising = rising
 
+    def _aside(self, sizes: Mapping[ProcessIdentity, float]) -> float:
+        """Bytes that processes which stayed still through an established growth
+        allocated at once this sample, large enough to be an event (a process loading
+        its model beside a leak, often the sample after it arrived): set aside as an
+        arrival is, they take room the growth had, and the growth goes on at its own
+        rate. Where such a process gives memory back, the room returns, and from then
+        on it swings (batches beside the growth, whose peaks need room): like any
+        process that moved some other way, it takes part in the growth's envelope.
+        """
+        ep = self._episode
+        if ep is None or self._prev is None:
+            return 0.0
+        moves = {
+            ident: v - self._sizes[ident]
+            for ident, v in sizes.items()
+            if ident in self._sizes and ident not in ep.moved
+        }
+        step = sum(m for m in moves.values() if m > NOISE_BYTES)
+        head = max(self._prev[2], 1.0)
+        if (
+            len(ep.rises) >= MIN_RISES
+            and step > JUMP_SHARE * head
+            and step > JUMP_VS_MEDIAN * ep.median_rise()
+            and not ep.continues_reserve(step, head, self._interval())
+        ):
+            for ident, m in moves.items():
+                if m > NOISE_BYTES:
+                    ep.aside[ident] = ep.aside.get(ident, 0.0) + m
+                elif m < -NOISE_BYTES:
+                    ep.moved.add(ident)
+            return step
+        back = 0.0
+        for ident, m in moves.items():
+            kept = ep.aside.get(ident, 0.0)
+            if m < -NOISE_BYTES and kept > 0.0:
+                give = min(-m, kept)
+                ep.aside[ident] = kept - give
+                back += give
+                ep.moved.add(ident)
+            elif abs(m) > NOISE_BYTES:
+                ep.moved.add(ident)
+        ep.headroom0 += back
+        return -back
+
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
     ) -> bool:
@@ -1053,7 +1111,7 @@ class OOMPredictor:
         if len(departed) < len(gone):
             return False
         return not any(
-            v - ep.sizes0.get(ident, v) > NOISE_BYTES
+            ep.grew(ident, v)
             for ep in (self._episode, self._dormant)
             if ep is not None
             for ident, v in departed.items()
@@ -1110,8 +1168,8 @@ class OOMPredictor:
             )
             came = sum(self._onset_sizes.get(i, 0.0) for i in self._arrived_before)
             fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
-            if fresh and ep is not None and len(ep.rises) < MIN_RISES:
-                ep = None  # what came before it was not a trend yet: start from here
+            if fresh and ep is not None and not ep.trend_beside(own):
+                ep = None  # what came before it was not a trend (yet): start from here
             if ep is not None and self._dormant is not None and len(ep.rises) == 1:
                 # The first rise after a pause spans only part of a sampling interval
                 # (growth resumed somewhere inside it): the first two rises together
@@ -1440,9 +1498,7 @@ class OOMPredictor:
         allocator reserves is what the GPU runs out of (small tensors in bigger
         segments reserve more than they allocate, and split blocks may never fit).
         """
-        growers = [
-            ident for ident, v in self._sizes.items() if v - ep.sizes0.get(ident, v) > NOISE_BYTES
-        ]
+        growers = [ident for ident, v in self._sizes.items() if ep.grew(ident, v)]
         slack = usable = 0.0
         for ident in growers:
             d = self._deep.get(ident)
