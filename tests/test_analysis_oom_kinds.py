@@ -844,6 +844,38 @@ def test_growth_before_a_fresh_start_is_not_mixed_into_its_rate() -> None:
     assert p.evidence is not None and p.evidence.onset_t == 14.0
 
 
+def test_a_fresh_start_that_warned_on_its_first_rise_keeps_warning_on_its_second() -> None:
+    """At 0.5 Hz a process arrives with its context and leaks 500 MB/s: 1 GB a sample.
+    Its first rise is 4.9% of the headroom, a quick trend (under 5%); its second is
+    5.1% of what is then left. The warning the first raised stands: the arrival counts
+    as a rise for the second too (leak_steep_noisy.jsonl at 0.5 Hz lost 4 s of its
+    lead to the one sample the alert dropped)."""
+    t0 = 10.0
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: TOTAL - 22.16 * GB}
+        if t >= t0:
+            out[2] = 0.66 * GB + 500 * MB * (t - t0)
+        return out
+
+    by_t = _by_time(_series(40, 2.0, procs))
+    assert _alert_run(by_t, t0 + 2, 40)
+
+
+def test_a_big_arrival_rising_in_big_steps_is_not_a_quick_trend() -> None:
+    """A process arriving with 16.9 GB (a model and its first batch) that rises 2.6 GB
+    twice, a quarter of the headroom each (batches: var_batch_free's kind), never made a
+    quick trend with its first rise, and two such rises are not one either."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 56 * GB}
+        if t >= 9.5:
+            out[2] = 16.85 * GB + 2.6 * GB * min(2.0, (t - 9.5) / 0.5)
+        return out
+
+    assert all(x is None or not x.alert for x in _by_time(_series(14, 0.5, procs)).values())
+
+
 def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
     """Two rises of a few MB (NVML counting a context before it lists the process, as
     in train_leak_d.jsonl) are a growth of two rises; the leaker that then arrives with

@@ -394,6 +394,7 @@ class _Episode:
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
     fresh: bool = False  # the growth began with a process that had just arrived
+    quick: bool = False  # ... and its first rise was already a trend (`_predict`)
 
     def add_rise(self, t: float, size: float, level: float) -> None:
         if self.rises:
@@ -1276,9 +1277,14 @@ class OOMPredictor:
         if n == 1:
             # ... while it rises: at the next flat sample it is not (yet) a trend.
             trend = fresh and t <= ep.rises[-1][0] and self._few_rises_suffice(ep, t, peak, dt)
+            ep.quick = trend
         else:
-            trend = n_eff >= MIN_EFFECTIVE_RISES and (
-                n_eff >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt)
+            # Where that one rise already made a trend, the next counts it too: a second
+            # rise a little over the share of the headroom a quick trend allows does
+            # not withdraw the warning the first one raised.
+            gate = n_eff + 1 if fresh and ep.quick else n_eff
+            trend = gate >= MIN_EFFECTIVE_RISES and (
+                gate >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt)
             )
         if not trend:
             return None
