@@ -524,6 +524,41 @@ def test_random_walks_keep_the_invariants(steps: list[float], dt: float, start: 
         _check(p.update(i * dt, _device(used), STABLE_UNKNOWN, ()))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 0.0, 0.0, 1.0, -1.0, 5.0, -5.0]),
+            st.sampled_from([0.0, 0.0, 0.0, 2.0, -2.0, 8.0, -8.0]),
+            st.booleans(),
+        ),
+        min_size=5,
+        max_size=100,
+    ),
+    st.floats(0.1, 10),
+)
+def test_processes_stepping_beside_a_leak_keep_the_invariants(
+    moves: list[tuple[float, float, bool]], dt: float
+) -> None:
+    """A leak with two other processes stepping up and down by whole GB beside it,
+    arriving and leaving: what such processes do is set aside, given back or made part
+    of the growth, and the predictions keep their invariants."""
+    p = OOMPredictor(OOMSettings(min_confidence=0.0))
+    a = b = 0.0
+    for i, (da, db, b_here) in enumerate(moves):
+        a = min(8 * GB, max(0.0, a + da * GB))
+        b = min(8 * GB, max(0.0, b + db * GB))
+        procs = [
+            GPUProcess(pid=1, starttime=1, used_bytes=int(60 * GB)),
+            GPUProcess(pid=2, starttime=1, used_bytes=int(0.5 * GB + 100 * MB * i * dt)),
+            GPUProcess(pid=3, starttime=1, used_bytes=int(a)),
+        ]
+        if b_here:
+            procs.append(GPUProcess(pid=4, starttime=1, used_bytes=int(b)))
+        used = min(85 * GB, sum(q.used_bytes or 0 for q in procs))
+        _check(p.update(i * dt, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ()))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e14, 1e14)), min_size=0, max_size=40),
