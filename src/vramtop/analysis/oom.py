@@ -3,7 +3,10 @@
 OOM is a GPU-wide event, so the predictor watches the GPU's memory, with the
 processes on it as evidence. The series it follows is GPU used less what processes
 brought when they arrived (a process's first known size is its CUDA context and
-first allocations, not growth; a small rise in the same sample is accounting). Each
+first allocations, not growth; a small rise in the same sample is accounting). A
+process that stayed still beside an established growth and allocates a large share
+of the headroom at once (a model load, often the sample after NVML first listed it)
+is set aside the same way (`_aside`): the room shrinks, the growth goes on. Each
 sample it answers two questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
@@ -69,8 +72,9 @@ sample it answers two questions:
      A process that arrived small on the sample before and grows at once is a
      *fresh start*: its start is the growth's first step, so it counts as one
      more rise, one small rise of it on a quiet series warns (and clears at the
-     next flat sample), and it starts its own episode when what came before was
-     not yet a trend. Growth in big steps
+     next flat sample; a second rise keeps the warning the first raised), and it
+     starts its own episode when what came before was not yet a trend, or a few
+     MB of accounting beside its first rise. Growth in big steps
      (>= 2% of the GPU each) with flat samples between them is a staircase of
      loads and counts about a third.
    - **consistency**: the floor must rise with the peak (`_floor_ratio`: the
@@ -389,7 +393,7 @@ class _Episode:
     floor0: float = 0.0  # ... and the envelope's floor then
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     aside: dict[ProcessIdentity, float] = field(default_factory=dict)  # steps set aside (_aside)
-    moved: set[ProcessIdentity] = field(default_factory=set)  # ... by processes not still
+    moved: set[ProcessIdentity] = field(default_factory=set)  # processes that moved otherwise
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
