@@ -157,12 +157,10 @@ def test_oom_warning_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: float)
 
 
 # Known false alarms at a slow refresh, each with its reason (strict: one that stops
-# alarming fails here, and leaves this list).
-SLOW_REFRESH_FALSE_ALARMS = {
-    ("decel_plateau.jsonl", 0.2): "growth slowing down is told from three windows of at "
-    "least 4 samples each, 60 s at 0.2 Hz: its 26 s of halving growth is over by then, "
-    "and the alert stands 5-7 s past the plateau",
-}
+# alarming fails here, and leaves this list). Empty since session 9: decel_plateau at
+# 0.2 Hz, whose 26 s of halving growth is over before three windows of 4 samples each
+# tell it slowing, clears on its fourth rise each at most 0.7 of the one before.
+SLOW_REFRESH_FALSE_ALARMS: dict[tuple[str, float], str] = {}
 
 
 def _no_oom_at(rate_hz: float) -> list[object]:

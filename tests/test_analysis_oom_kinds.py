@@ -647,6 +647,47 @@ def test_a_staircase_of_loads_warns_only_when_its_next_load_cannot_fit() -> None
     assert all(t <= last + gap + 1.0 for t in alerts), alerts
 
 
+def _halving(t0: float, rate: float, halve_s: float) -> Callable[[float], float]:
+    """Bytes grown by `t`: from `rate` at `t0`, the rate halving every `halve_s`."""
+    lam = math.log(2) / halve_s
+    return lambda t: 0.0 if t < t0 else rate / lam * (1 - math.exp(-lam * (t - t0)))
+
+
+def test_rises_decaying_by_halves_at_a_slow_refresh_clear_on_the_fourth() -> None:
+    """At 0.2 Hz, growth from 400 MB/s whose rate halves every 6 s, 6 GB from full (it
+    levels off 3.5 GB in, as decel_plateau.jsonl does): three windows of four samples,
+    a minute, would be needed to see it slowing, and the growth is over long before.
+    Its rises, a sample apart, each about half the one before, are a sum that
+    converges far short of full: no alert from the fourth rise on."""
+    grown = _halving(10.0, 400 * MB, 6.0)
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 6 * GB, 2: 0.5 * GB + grown(t)}
+
+    samples = _series(80, 5.0, procs)
+    p = OOMPredictor(OOMSettings())
+    rises = 0
+    for t, pr in samples:
+        pred = p.update(t, _device(pr), STABLE_UNKNOWN, ())
+        rises = len(p._episode.rises) if p._episode is not None else rises
+        if rises >= 4:
+            assert pred is None or not pred.alert, t
+    assert rises >= 4
+
+
+def test_rises_shrinking_by_chance_at_a_fast_refresh_keep_warning() -> None:
+    """At 1 Hz the same test would read irregular steps shrinking four times in a row
+    as a decay (step leaks lost lead so on synthetic runs): it is left to the windows,
+    which at 1 Hz need half a minute. A 150 MB/s leak whose rises shrink 0.6x four
+    samples in a row (one 400 MB step, then 240, 144, 86, 52 MB, then back to the rate)
+    keeps its alert."""
+    sizes = [150 * MB] * 20 + [400 * MB, 240 * MB, 144 * MB, 86 * MB, 52 * MB] + [150 * MB] * 10
+    levels = [0.5 * GB + sum(sizes[:i]) for i in range(len(sizes) + 1)]
+    samples = [(float(i), {1: TOTAL - 12 * GB, 2: lv}) for i, lv in enumerate(levels)]
+    by_t = _by_time(samples)
+    assert _alert_run(by_t, 10, len(levels) - 1)
+
+
 def test_growth_slowing_third_by_third_is_deceleration_even_after_a_flat_half() -> None:
     """A high-water mark of random batch sizes: 7.2 GB of steps in the first 18 s, 2.4 GB
     in the next 18, then one 0.4 GB step late in the last 18 (its first half flat). A

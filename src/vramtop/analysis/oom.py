@@ -85,7 +85,9 @@ sample it answers two questions:
      detector sees GROWING, holding most of the growth, also counts.
    - **deceleration**: growth whose rate falls steadily over three windows is
      extrapolated as an exponential approach to a level; if that level stays
-     short of full, the confidence drops.
+     short of full, the confidence drops. At a refresh so slow that such windows
+     take a minute, four rises a sample apart, each at most 0.7 of the one before,
+     say the same (`_decaying_rises`: a sum that converges).
    - **stall**: growth that stops clears fast. The confidence decays once the
      pause exceeds the longest gap seen; once a regular rhythm is known (a leak
      rising at every sample), a gap longer than all of them clears it at once.
@@ -203,6 +205,8 @@ REGIME_Z = 4.0  # ... and the difference must stand this many standard errors ab
 DECEL_MIN_WINDOW_S = 10.0  # deceleration needs three windows at least this long
 STILL_SLOWING = 0.95  # the newest window's second half must grow less than this x its first
 DECEL_SPAN_S = 120.0  # ... over at most this much history
+DECAY_RISES = 4  # or the newest this many rises, a sample apart, each ...
+DECAY_RATIO = 0.7  # ... at most this share of the one before (a sum that converges)
 ACCEL_MIN_ARRIVALS = 8  # acceleration is looked for over at least this many arrivals ...
 ACCEL_Z = 4.0  # ... where a quadratic's curvature stands this many standard errors above 0
 ACCEL_RATE_RATIO = 1.25  # ... and the rate now is this much above the window's
@@ -826,6 +830,26 @@ def _changepoint(
             r_new = (win[-1][1] - win[k][1]) / (win[-1][0] - win[k][0])
             best = (abs(z), k, r_new)
     return None if best is None else (best[1], best[2], True)
+
+
+def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
+    """The newest `DECAY_RISES` rises, a sample apart, each at most `DECAY_RATIO` of the
+    one before: growth decaying geometrically, whose rises still to come sum to about
+    last * q / (1 - q). Only where windows long enough for `_slowing` take a minute or
+    more (a refresh slower than one sample in `DECEL_MIN_WINDOW_S / 4`): there a few
+    samples already show it, and each averages seconds of growth, so irregular steps
+    seldom shrink so by chance (at a fast refresh they do, and `_slowing` is soon)."""
+    rises = ep.rises[-DECAY_RISES:]
+    if 4 * dt < DECEL_MIN_WINDOW_S or len(rises) < DECAY_RISES:
+        return 1.0
+    if any(b[0] - a[0] > 1.5 * dt for a, b in itertools.pairwise(rises)):
+        return 1.0
+    ratios = [b[1] / a[1] for a, b in itertools.pairwise(rises) if a[1] > 0]
+    if len(ratios) < DECAY_RISES - 1 or max(ratios) > DECAY_RATIO:
+        return 1.0
+    q = max(ratios)
+    still_to_come = rises[-1][1] * q / (1 - q)
+    return min(1.0, still_to_come / max(headroom, 1.0)) ** 2
 
 
 class OOMPredictor:
@@ -1664,6 +1688,12 @@ class OOMPredictor:
         self, ep: _Episode, t: float, dur: float, dt: float, peak: float, headroom: float
     ) -> float:
         """Growth slowing steadily toward a level short of full is not heading for OOM."""
+        return min(self._slowing(ep, t, dur, dt, peak, headroom), _decaying_rises(ep, dt, headroom))
+
+    def _slowing(
+        self, ep: _Episode, t: float, dur: float, dt: float, peak: float, headroom: float
+    ) -> float:
+        """Three windows of the growth, each slower than the one before."""
         span = min(dur, DECEL_SPAN_S)
         third = span / 3
         if third < max(DECEL_MIN_WINDOW_S, 4 * dt):
