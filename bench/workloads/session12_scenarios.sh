@@ -1,7 +1,8 @@
 # A fifth held-out set, written in session 9 after the change that sets a still
 # process's load aside (02d0604) and before recording, scored with the predictor as it
-# then stands (files join tests/fixtures/traces/ without the s12_ prefix only after
-# scoring). Use:
+# then stands and with 02d0604 (96f0837 and b98284a came after it was written; no
+# device machine could be had to record it in session 9). Files join
+# tests/fixtures/traces/ without the s12_ prefix only after scoring. Use:
 #   EXTRA_SCENARIOS=bench/workloads/session12_scenarios.sh bench/workloads/record_all.sh OUT [NAME ...]
 s12_load_beside_leak() {  # a 120 MB/s leak; 15 s in, a process loads ~3 GB at 1.5 GB/s and holds it; 12 GB left
   bg "$1" $WL ballast --leave-gb 12 --hold 300; wait_for_event "$1" ballast 60; sleep 2
