@@ -68,6 +68,11 @@ def _held(by_t: dict[float, OOMPrediction | None], fails_t: float, since: float)
     ]
 
 
+def _alert_run(by_t: dict[float, OOMPrediction | None], since: float, until: float) -> bool:
+    """Does an alert stand at every sample from `since` to `until`?"""
+    return all(x is not None and x.alert for t, x in by_t.items() if since <= t <= until)
+
+
 def _truth(samples: Sequence[Sample], t_full: float) -> list[float]:
     return [t_full - t for t, _ in samples]
 
@@ -482,7 +487,7 @@ def test_a_stop_go_leak_sampled_fast_resumes_its_warning_on_the_second_rise() ->
     assert by_t[17.5] is not None and by_t[17.5].alert
     assert by_t[22.0] is None, "the first pause cleared it"
     # From the second rise of the second run on, the pauses are its rhythm.
-    assert all(x is not None and x.alert for t, x in by_t.items() if t >= 25.0)
+    assert _alert_run(by_t, 25.0, math.inf)
 
 
 def test_recurring_rests_are_the_rhythm_the_rate_is_measured_across() -> None:
@@ -575,7 +580,7 @@ def test_a_process_arriving_does_not_read_as_the_leak_stopping() -> None:
         return p
 
     by_t = _by_time(_series(60, 0.5, procs))
-    assert all(x is not None and x.alert for t, x in by_t.items() if 30 <= t <= 50)
+    assert _alert_run(by_t, 30, 50)
 
 
 def test_a_start_up_before_a_leak_is_not_its_rate() -> None:
@@ -748,10 +753,6 @@ def test_one_of_two_growers_stopping_soon_is_followed_within_three_samples() -> 
 
 
 # --- a process loading beside a growth: its load takes room, the growth goes on -------
-
-
-def _alert_run(by_t: dict[float, OOMPrediction | None], since: float, until: float) -> bool:
-    return all(x is not None and x.alert for t, x in by_t.items() if since <= t <= until)
 
 
 def test_a_process_loading_beside_a_leak_takes_room_and_the_leak_goes_on() -> None:

@@ -832,6 +832,20 @@ def _changepoint(
     return None if best is None else (best[1], best[2], True)
 
 
+def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: float) -> bool:
+    """Is a rise one allocation taking a large share of what was left (a load, a
+    pre-allocation, a bigger batch), not a step of the growth `ep` (where there is one):
+    far above its typical rise, and not the next region of an allocator reserving ahead?
+    """
+    return rise > JUMP_SHARE * max(headroom, 1.0) and (
+        ep is None
+        or (
+            rise > JUMP_VS_MEDIAN * ep.median_rise()
+            and not ep.continues_reserve(rise, headroom, dt)
+        )
+    )
+
+
 def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
     """The newest `DECAY_RISES` rises, a sample apart, each at most `DECAY_RATIO` of the
     one before: growth decaying geometrically, whose rises still to come sum to about
@@ -839,15 +853,14 @@ def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
     more (a refresh slower than one sample in `DECEL_MIN_WINDOW_S / 4`): there a few
     samples already show it, and each averages seconds of growth, so irregular steps
     seldom shrink so by chance (at a fast refresh they do, and `_slowing` is soon)."""
-    rises = ep.rises[-DECAY_RISES:]
-    if 4 * dt < DECEL_MIN_WINDOW_S or len(rises) < DECAY_RISES:
+    if 4 * dt < DECEL_MIN_WINDOW_S or len(ep.rises) < DECAY_RISES:
         return 1.0
+    rises = ep.rises[-DECAY_RISES:]
     if any(b[0] - a[0] > 1.5 * dt for a, b in itertools.pairwise(rises)):
         return 1.0
-    ratios = [b[1] / a[1] for a, b in itertools.pairwise(rises) if a[1] > 0]
-    if len(ratios) < DECAY_RISES - 1 or max(ratios) > DECAY_RATIO:
+    q = max(b[1] / a[1] for a, b in itertools.pairwise(rises))  # rises are all > 0
+    if q > DECAY_RATIO:
         return 1.0
-    q = max(ratios)
     still_to_come = rises[-1][1] * q / (1 - q)
     return min(1.0, still_to_come / max(headroom, 1.0)) ** 2
 
@@ -1107,12 +1120,10 @@ class OOMPredictor:
             if ident in self._sizes and ident not in ep.moved
         }
         step = sum(m for m in moves.values() if m > NOISE_BYTES)
-        head = max(self._prev[2], 1.0)
         if (
             len(ep.rises) >= MIN_RISES
-            and step > JUMP_SHARE * head
-            and step > JUMP_VS_MEDIAN * ep.median_rise()
-            and not ep.continues_reserve(step, head, self._interval())
+            and step > NOISE_BYTES
+            and _allocation_event(step, self._prev[2], ep, self._interval())
         ):
             for ident, m in moves.items():
                 if m > NOISE_BYTES:
@@ -1170,18 +1181,10 @@ class OOMPredictor:
             NOISE_BYTES, self.settings.min_rate_bytes_per_s * (t - pt), ARRIVAL_SLACK * appeared
         )
         if grow > noise:
-            jump = grow > JUMP_SHARE * max(phead, 1.0) and (
-                ep is None
-                or (
-                    grow > JUMP_VS_MEDIAN * ep.median_rise()
-                    and not ep.continues_reserve(grow, phead, dt)
-                )
-            )
-            if jump:
-                # One allocation that takes a large share of what was left: an event
-                # (a load, a pre-allocation, a bigger batch), not a trend. The envelope
-                # starts at the new level: a growth after it is measured from there,
-                # not against the floor from before the load.
+            if _allocation_event(grow, phead, ep, dt):
+                # An event, not a trend. The envelope starts at the new level: a
+                # growth after it is measured from there, not against the floor from
+                # before the load.
                 self._episode = self._dormant = None
                 self._window.clear()
                 self._window.append((t, peak))
