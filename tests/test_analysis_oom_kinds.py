@@ -780,7 +780,8 @@ def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_
     """An idle 1 GB process beside a 100 MB/s leak allocates 3 GB at t=30 and frees it
     at t=40. The alert stands through both, and the ranges hold the truth while the
     3 GB are held (the time the leak fills what is left beside them) and after they
-    came back (the room is the leak's again)."""
+    came back (the process may take them again, so the fast end keeps them; the slow
+    end counts them as the leak's room, which they are here)."""
     full = 5 + (12 - 1 - 0.5) * GB / (100 * MB)
 
     def procs(t: float) -> dict[int, float]:
@@ -805,7 +806,7 @@ def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_
 
 def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
     """A process swinging 3 GB up for 2 s every 4 s beside a 100 MB/s leak: its first
-    swing may look like a load, but once it gives memory back it swings, and its peaks
+    swing may look like a load, but what it gives back is held for it, for its peaks
     need room: the failure is the first swing that does not fit (t=90), and the
     ranges from t=50 to t=85 hold it at every sample, peaks and troughs alike."""
     fails = 5 + (12 - 3 - 0.5) * GB / (100 * MB)
@@ -817,6 +818,53 @@ def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
     by_t = _by_time(_series(85, 1.0, procs))
     held = _held(by_t, fails, 50)
     assert len(held) == 36 and all(held)
+
+
+def test_a_slow_swinger_beside_a_leak_holds_its_room_between_swings() -> None:
+    """An idle process beside a 100 MB/s leak takes 3 GB for 10 s of every 20 s from
+    t=25: longer than the envelope remembers a peak. What it gives back is held for
+    it: the alert stands throughout (it dropped at the first give-back, the leak's
+    peak being flat for as long as the envelope remembered the swing), and every range
+    holds the swing that does not fit (t=85), troughs and peaks alike. Before it has
+    swung once the slow end counts the 3 GB as room too (they may not come back):
+    those ranges also hold t=115, when the leak alone would fill the GPU."""
+    fails, alone = 85.0, 5 + (12 - 0.5 - 0.5) * GB / (100 * MB)
+
+    def procs(t: float) -> dict[int, float]:
+        swing = 3 * GB if t >= 25 and (t - 25) % 20 < 10 else 0.0
+        return {
+            1: TOTAL - 12 * GB,
+            2: 0.5 * GB + max(0.0, t - 5) * 100 * MB,
+            3: 0.5 * GB + swing,
+        }
+
+    by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 20, fails - 1)
+    held = _held(by_t, fails, 26)
+    assert len(held) >= 55 and all(held)
+    first_trough = _held({t: x for t, x in by_t.items() if 35 <= t < 45}, alone, 35)
+    assert len(first_trough) == 10 and all(first_trough)
+    assert all(x is not None and x.seconds_high < alone - t for t, x in by_t.items() if t >= 45)
+
+
+def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:
+    """An idle 1 GB process beside a 100 MB/s leak takes 3 GB at t=30, gives them back
+    at t=40 (held for it: it may take them again) and exits at t=50. From its exit the
+    room is the leak's, all of it: the ranges hold t=120 at every sample, and no
+    longer reach down to where the 3 GB would be taken again."""
+    full = 5 + (12 - 0.5) * GB / (100 * MB)
+
+    def procs(t: float) -> dict[int, float]:
+        p = {1: TOTAL - 12 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 100 * MB}
+        if t < 50:
+            p[3] = 1 * GB + (3 * GB if 30 <= t < 40 else 0.0)
+        return p
+
+    by_t = _by_time(_series(full - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 20, full - 1)
+    held = _held(by_t, full, 50)
+    assert len(held) >= 65 and all(held)
+    assert all(x is not None and x.seconds_low > full - 30 - t for t, x in by_t.items() if t >= 50)
 
 
 # --- a fresh start: a process that arrives small and grows at once ------------------------

@@ -6,8 +6,11 @@ brought when they arrived (a process's first known size is its CUDA context and
 first allocations, not growth; a small rise in the same sample is accounting). A
 process that stayed still beside an established growth and allocates a large share
 of the headroom at once (a model load, often the sample after NVML first listed it)
-is set aside the same way (`_aside`): the room shrinks, the growth goes on. Each
-sample it answers two questions:
+is set aside the same way (`_aside`): the room shrinks, the growth goes on. Memory
+such a process gives back is held for it, for its next batch takes it again (the
+peak fails, however long it rests between): the room stays, and only the slow end
+counts it until the process has taken it again once. Each sample it answers two
+questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
    the peak, not the mean: per-step bursts on top of a slow leak fail at the top
@@ -398,6 +401,8 @@ class _Episode:
     sizes0: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes at the onset
     aside: dict[ProcessIdentity, float] = field(default_factory=dict)  # steps set aside (_aside)
     moved: set[ProcessIdentity] = field(default_factory=set)  # processes that moved otherwise
+    held: dict[ProcessIdentity, float] = field(default_factory=dict)  # given back (_aside)
+    swung: set[ProcessIdentity] = field(default_factory=set)  # ... and taken again since
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
@@ -1011,6 +1016,8 @@ class OOMPredictor:
             for ep in (self._episode, self._dormant):
                 if ep is not None:
                     ep.headroom0 += sum(departed.values())
+                    for ident in departed:
+                        ep.held.pop(ident, None)
         elif dropped:
             # A process that grew left (or one of unknown size) and took its memory with
             # it: the picture starts afresh.
@@ -1044,7 +1051,8 @@ class OOMPredictor:
             self._window.popleft()
         peak = max(v for _, v in self._window)
         floor = min(v for _, v in self._window)
-        headroom = max(0.0, free - (peak - level))
+        held = sum(self._episode.held.values()) if self._episode is not None else 0.0
+        headroom = max(0.0, free - held - (peak - level))
         prev = self._prev
         self._prev = (t, peak, headroom, floor, level)
         if prev is None:
@@ -1103,13 +1111,17 @@ class OOMPredictor:
         self._rising = rising
 
     def _aside(self, sizes: Mapping[ProcessIdentity, float]) -> float:
-        """Bytes that processes which stayed still through an established growth
-        allocated at once this sample, large enough to be an event (a process loading
-        its model beside a leak, often the sample after it arrived): set aside as an
-        arrival is, they take room the growth had, and the growth goes on at its own
-        rate. Where such a process gives memory back, the room returns, and from then
-        on it swings (batches beside the growth, whose peaks need room): like any
-        process that moved some other way, it takes part in the growth's envelope.
+        """Bytes by which processes that stayed still through an established growth
+        moved this sample, which the growth's series leaves out (it is not the growth's).
+
+        - A load, large enough to be an event (often the sample after NVML first
+          listed the process), is set aside as an arrival is: the room shrinks and the
+          growth goes on at its own rate.
+        - Memory such a process gives back is held for it (`_Episode.held`): the
+          series stays where it was and the room does not grow, for the peak fails
+          (batches beside the growth take it again), but until the process has taken
+          it again once (`swung`) it may not, and the slow end of the range counts it
+          as room. Taken again, it is set aside once more.
         """
         ep = self._episode
         if ep is None or self._prev is None:
@@ -1119,30 +1131,38 @@ class OOMPredictor:
             for ident, v in sizes.items()
             if ident in self._sizes and ident not in ep.moved
         }
+        again = 0.0
+        for ident, m in moves.items():
+            held = ep.held.get(ident, 0.0)
+            if m > NOISE_BYTES and held > 0.0:
+                # (a few MB more than it gave back is the same allocation, not growth)
+                take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+                ep.held[ident] = max(0.0, held - take)
+                ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, take - held)
+                ep.swung.add(ident)
+                moves[ident] = m - take
+                again += take
         step = sum(m for m in moves.values() if m > NOISE_BYTES)
-        if (
-            len(ep.rises) >= MIN_RISES
+        established = len(ep.rises) >= MIN_RISES
+        load = (
+            established
             and step > NOISE_BYTES
             and _allocation_event(step, self._prev[2], ep, self._interval())
-        ):
-            for ident, m in moves.items():
-                if m > NOISE_BYTES:
-                    ep.aside[ident] = ep.aside.get(ident, 0.0) + m
-                elif m < -NOISE_BYTES:
-                    ep.moved.add(ident)
-            return step
-        back = 0.0
+        )
+        given = 0.0
         for ident, m in moves.items():
-            kept = ep.aside.get(ident, 0.0)
-            if m < -NOISE_BYTES and kept > 0.0:
-                give = min(-m, kept)
-                ep.aside[ident] = kept - give
-                back += give
-                ep.moved.add(ident)
+            if m > NOISE_BYTES and load:
+                ep.aside[ident] = ep.aside.get(ident, 0.0) + m
+            elif (
+                m < -NOISE_BYTES
+                and established
+                and not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
+            ):
+                ep.held[ident] = ep.held.get(ident, 0.0) - m
+                given -= m
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
-        ep.headroom0 += back
-        return -back
+        return again + (step if load else 0.0) - given
 
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
@@ -1342,7 +1362,10 @@ class OOMPredictor:
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
         low = max(0.0, (room + usable) / fast + rr.delay)
-        high = max(0.0, (room + slack) / slow + rr.delay) if slow > 0 else math.inf
+        # Memory given back beside the growth by a process that never took it again may
+        # stay free: room at the slow end.
+        unsure = sum(v for ident, v in ep.held.items() if ident not in ep.swung)
+        high = max(0.0, (room + slack + unsure) / slow + rr.delay) if slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
