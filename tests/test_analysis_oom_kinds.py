@@ -406,6 +406,19 @@ def test_a_regular_leak_that_stops_clears_on_the_first_flat_sample() -> None:
     assert by_t[85.0] is None
 
 
+def test_four_rises_a_slow_sample_apart_are_a_rhythm_whose_first_flat_sample_clears() -> None:
+    """Sampled every 5 s, growth of 100 MB/s rises at four samples in a row and stops
+    just before the fourth (as the recording plateau_with_arrival does): the first flat
+    sample comes 5.4 s after it stopped, and clears the alert the rises raised."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 6 * GB, 2: 0.5 * GB + 100 * MB * min(max(0.0, t - 10), 19.6)}
+
+    by_t = _by_time(_series(60, 5.0, procs))
+    assert by_t[30.0] is not None and by_t[30.0].alert
+    assert all(by_t[t] is None for t in (35.0, 40.0, 45.0))
+
+
 def test_growth_stopping_between_two_slow_samples_clears_on_the_partial_rise() -> None:
     """Sampled every 5 s, a 600 MB/s leak stops 0.2 s after a sample: the next sample still
     shows a small rise (0.12 GB where each step was 3 GB), which ends the rhythm at once

@@ -169,8 +169,8 @@ RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting 
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
 STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in progress ...
-STALL_RHYTHM_MIN_GAPS = 4  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
-STALL_RHYTHM_SPAN_S = 20.0  # ... at a slow refresh a rise per sample averages many steps)
+STALL_RHYTHM_MIN_GAPS = 3  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
+STALL_RHYTHM_SPAN_S = 15.0  # ... at a slow refresh a rise per sample averages many steps)
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
