@@ -7,8 +7,8 @@ GPU recordings are pinned the moment they are added. Scoring is bench/oom_accura
 Measured at 1 Hz on the 32 real OOM recordings and 22 no-OOM ones (H100, three on an
 H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.901,
 coverage 0.846 with ranges 1.24x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.906 and 0.847, at 0.5 Hz 0.862 and 0.811. Every recording since session 3 was held out and scored before
-the changes it led to (the README says how each scored then).
+2 Hz 0.906 and 0.847, at 0.5 Hz 0.862 and 0.811. Every recording since session 3 was
+held out and scored before the changes it led to (the README says how each scored then).
 A workload is first seen about 4 s after its `start` event; a process that arrives
 small and grows at once warns on its first rise (its start is the growth's first step),
 anything else after two. The pins below leave some margin: every OOM recording warns

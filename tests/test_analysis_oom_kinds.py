@@ -463,6 +463,24 @@ def test_irregular_steps_pausing_within_their_rhythm_keep_warning() -> None:
     assert after and all(x is not None and x.alert for x in after)
 
 
+def test_irregular_steps_may_pause_a_little_longer_than_their_longest_gap() -> None:
+    """Sampled at 2 Hz, steps 0.5-2 s apart, then one pause of 4.5 s (a training loop's
+    segment steps, as in train_leak_arrival): the longest gap a few irregular steps
+    showed understates their next long one, and the alert stands through it. The
+    prediction still ends once a pause runs past about twice the longest gap."""
+    gaps = [0.5, 1.5, 0.5, 1.0, 2.0, 0.5, 1.0, 1.5, 0.5, 0.5, 1.0, 2.0, 4.5, 0.5, 1.0]
+    times = [10.0 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 6 * GB, 2: 0.7 * GB + 0.15 * GB * sum(1 for x in times if x <= t)}
+
+    by_t = _by_time(_series(times[-1], 0.5, procs))
+    assert _alert_run(by_t, 18, times[-1])
+
+    stopped = _by_time(_series(40, 0.5, lambda t: procs(min(t, times[11]))))
+    assert stopped[times[11] + 4.5] is None
+
+
 def _steps_with_a_long_pause(resume_gb: float) -> list[Sample]:
     """0.5 GB steps every 1-3 s from t=10 to 30, a 14 s pause (longer than the growth's
     rest), then one step of `resume_gb` at t=44; 8 GB free before the growth."""

@@ -172,6 +172,7 @@ STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in prog
 STALL_RHYTHM_MIN_GAPS = 3  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
 STALL_RHYTHM_SPAN_S = 15.0  # ... at a slow refresh a rise per sample averages many steps)
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
+IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than their longest gap
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
@@ -851,6 +852,14 @@ def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: flo
     )
 
 
+def _pause_slack(longest: float, dt: float) -> float:
+    """How much longer than the longest gap so far a pause may run before it counts
+    against the growth: growth that rose at every sample shows its rhythm exactly, but
+    the longest gap of irregular steps (some longer than a sample) understates the next
+    long one, the tail of their gaps being what a few of them show least."""
+    return IRREGULAR_PAUSE_SLACK if longest > 1.5 * dt else 1.0
+
+
 def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
     """The newest `DECAY_RISES` rises, a sample apart, each at most `DECAY_RATIO` of the
     one before: growth decaying geometrically, whose rises still to come sum to about
@@ -1259,7 +1268,11 @@ class OOMPredictor:
         if reserve is not None:
             # The next region comes when the demand has used this one.
             longest = max(longest, reserve.region_s)
-        limit = max(2 * dt, 1.5 * longest + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)))
+        limit = max(
+            2 * dt,
+            _pause_slack(longest, dt) * 1.5 * longest + dt,
+            FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)),
+        )
         # A pause past the limit stops the prediction (the stall factor has cleared the
         # alert by then). On a quiet series, growth resuming soon after continues the
         # same episode (irregular allocator steps); on a swinging one, a new high after
@@ -1463,7 +1476,7 @@ class OOMPredictor:
             longest = max(longest, reserve.region_s)
         last = ep.rises[-1][0]
         pause = t - last
-        stall = math.exp(-max(0.0, pause - longest) / max(longest, dt))
+        stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
         gaps = ep.gaps[-CV_ARRIVALS:]
         known = len(gaps) >= STALL_RHYTHM_GAPS or (
             len(gaps) >= STALL_RHYTHM_MIN_GAPS
