@@ -92,11 +92,13 @@ questions:
      take a minute, four rises a sample apart, each at most 0.7 of the one before,
      say the same (`_decaying_rises`: a sum that converges).
    - **stall**: growth that stops clears fast. The confidence decays once the
-     pause exceeds the longest gap seen; once a regular rhythm is known (a leak
-     rising at every sample), a gap longer than all of them clears it at once.
-     The prediction stops after 1.5x the longest gap (plus one sample); on a
-     quiet series growth resuming within a few typical gaps continues the same
-     episode (irregular steps pause now and then), on a swinging one it does not.
+     pause exceeds the longest gap seen (irregular steps, whose longest gap so far
+     understates the next long one, 1.3x that); once a regular rhythm is known (a
+     leak rising at every sample), a gap longer than all of them clears it at once.
+     The prediction stops after 1.5x the longest gap (irregular steps 1.95x), plus
+     one sample; on a quiet series growth resuming within a few typical gaps
+     continues the same episode (irregular steps pause now and then), on a swinging
+     one it does not.
      Growth resumes inside a sampling interval, so the first two rises after a
      pause together decide whether it is the same growth.
 
