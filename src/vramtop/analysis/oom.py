@@ -1460,7 +1460,8 @@ class OOMPredictor:
     def _stall(ep: _Episode, t: float, dt: float, reserve: _Reserve | None = None) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
-        The confidence decays once the pause exceeds the longest gap seen. Once a
+        The confidence decays once the pause exceeds the longest gap seen (by
+        `_pause_slack` for irregular steps). Once a
         regular rhythm is known (a leak rising at every sample or so; `STALL_RHYTHM_GAPS`
         gaps, or at a slow refresh fewer, each of one sample, spanning
         `STALL_RHYTHM_SPAN_S`), a gap already longer (counting the sample still to come)
