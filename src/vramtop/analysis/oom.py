@@ -1169,8 +1169,8 @@ class OOMPredictor:
                 and established
                 and not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
             ):
-                ep.held[ident] = ep.held.get(ident, 0.0) - m
-                given -= m
+                ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
+                given += abs(m)
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
         return again + (step if load else 0.0) - given
@@ -1460,13 +1460,12 @@ class OOMPredictor:
     def _stall(ep: _Episode, t: float, dt: float, reserve: _Reserve | None = None) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
-        The confidence decays once the pause exceeds the longest gap seen (by
-        `_pause_slack` for irregular steps). Once a
-        regular rhythm is known (a leak rising at every sample or so; `STALL_RHYTHM_GAPS`
-        gaps, or at a slow refresh fewer, each of one sample, spanning
-        `STALL_RHYTHM_SPAN_S`), a gap already longer (counting the sample still to come)
-        than every one of its gaps says it stopped: as likely as one gap in n + 1 being
-        the longest (Laplace). On such a
+        The confidence decays once the pause exceeds the longest gap seen (times
+        `_pause_slack`, for irregular steps). Once a regular rhythm is known (a leak
+        rising at every sample or so; `STALL_RHYTHM_GAPS` gaps, or at a slow refresh
+        fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`), a gap already
+        longer (counting the sample still to come) than every one of its gaps says it
+        stopped: as likely as one gap in n + 1 being the longest (Laplace). On such a
         rhythm, a newest rise under a fifth of its smallest step is growth that stopped
         within that interval (a leak ending between two samples), so the pause runs
         from the rise before it; a sample a process arrived in hides a rise as small
