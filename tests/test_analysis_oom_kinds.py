@@ -878,6 +878,27 @@ def test_a_slow_swinger_beside_a_leak_holds_its_room_between_swings() -> None:
     assert all(x is not None and x.seconds_high < alone - t for t, x in by_t.items() if t >= 45)
 
 
+def test_growth_stopping_beside_a_slow_swinger_clears_within_a_few_samples() -> None:
+    """A process takes 2 GB for 8 s of every 16 (from t=11, 27, 43...); beside it, a
+    process arrives at t=17 and grows 100 MB/s until t=42.5 (as in the recording
+    swinger_plateau). The swinger's first give-back comes on the growth's second
+    sample, before it is a trend: what it gives back is held for it all the same, so
+    the growth warns from its third sample and its swings up are not the growth's
+    rises (they were: no alert until the swing at t=43, which then stood 18 s past
+    the stop). The alert clears within 3 s of the stop."""
+
+    def procs(t: float) -> dict[int, float]:
+        swing = 2 * GB if (t + 5) % 16 < 8 else 0.0
+        out = {1: TOTAL - 10 * GB, 3: 0.5 * GB + swing}
+        if t >= 17:
+            out[2] = 0.5 * GB + 100 * MB * min(t - 17, 25.5)
+        return out
+
+    by_t = _by_time(_series(75, 1.0, procs))
+    assert _alert_run(by_t, 25, 42)
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 45.5)
+
+
 def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:
     """An idle 1 GB process beside a 100 MB/s leak takes 3 GB at t=30, gives them back
     at t=40 (held for it: it may take them again) and exits at t=50. From its exit the

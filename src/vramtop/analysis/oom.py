@@ -1164,10 +1164,8 @@ class OOMPredictor:
         for ident, m in moves.items():
             if m > NOISE_BYTES and load:
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + m
-            elif (
-                m < -NOISE_BYTES
-                and established
-                and not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
+            elif m < -NOISE_BYTES and not ep.grew(
+                ident, self._sizes[ident] + ep.held.get(ident, 0.0)
             ):
                 ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
                 given += abs(m)
