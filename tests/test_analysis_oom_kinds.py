@@ -811,8 +811,8 @@ def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_
     """An idle 1 GB process beside a 100 MB/s leak allocates 3 GB at t=30 and frees it
     at t=40. The alert stands through both, and the ranges hold the truth while the
     3 GB are held (the time the leak fills what is left beside them) and after they
-    came back (the process may take them again, so the fast end keeps them; the slow
-    end counts them as the leak's room, which they are here)."""
+    came back (a process that gave memory back once, and has not taken it again, may
+    not: it is room, and the ranges stay narrow)."""
     full = 5 + (12 - 1 - 0.5) * GB / (100 * MB)
 
     def procs(t: float) -> dict[int, float]:
@@ -833,6 +833,11 @@ def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_
     )
     held = _held(by_t, full, 41)
     assert len(held) >= 60 and all(held)
+    assert all(
+        x is not None and x.seconds_high <= 1.5 * x.seconds_low
+        for t, x in by_t.items()
+        if 41 <= t < 90
+    )
 
 
 def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
@@ -853,12 +858,14 @@ def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
 
 def test_a_slow_swinger_beside_a_leak_holds_its_room_between_swings() -> None:
     """An idle process beside a 100 MB/s leak takes 3 GB for 10 s of every 20 s from
-    t=25: longer than the envelope remembers a peak. What it gives back is held for
-    it: the alert stands throughout (it dropped at the first give-back, the leak's
-    peak being flat for as long as the envelope remembered the swing), and every range
-    holds the swing that does not fit (t=85), troughs and peaks alike. Before it has
-    swung once the slow end counts the 3 GB as room too (they may not come back):
-    those ranges also hold t=115, when the leak alone would fill the GPU."""
+    t=25: longer than the envelope remembers a peak. The alert stands throughout (it
+    dropped at the first give-back, the leak's peak standing flat for as long as the
+    envelope remembered the swing). The first give-back may be for good (a one-off
+    allocation): until the process takes its 3 GB again, the ranges count them as room
+    and hold t=115, when the leak alone would fill the GPU. Once it has, what it gives
+    back is held for it: every range from its second swing on holds the swing that
+    does not fit (t=85), troughs and peaks alike, reaching as far past the crossing as
+    the process stayed down between swings."""
     fails, alone = 85.0, 5 + (12 - 0.5 - 0.5) * GB / (100 * MB)
 
     def procs(t: float) -> dict[int, float]:
@@ -871,11 +878,33 @@ def test_a_slow_swinger_beside_a_leak_holds_its_room_between_swings() -> None:
 
     by_t = _by_time(_series(fails - 0.5, 1.0, procs))
     assert _alert_run(by_t, 20, fails - 1)
-    held = _held(by_t, fails, 26)
-    assert len(held) >= 55 and all(held)
     first_trough = _held({t: x for t, x in by_t.items() if 35 <= t < 45}, alone, 35)
     assert len(first_trough) == 10 and all(first_trough)
+    held = _held(by_t, fails, 45)
+    assert len(held) == 40 and all(held)
     assert all(x is not None and x.seconds_high < alone - t for t, x in by_t.items() if t >= 45)
+
+
+def test_short_swings_beside_a_leak_fail_at_the_next_swing_after_the_crossing() -> None:
+    """A process takes 2.5 GB for 3 s of every 12 s beside a 150 MB/s leak (as in the
+    recording short_bursts_beside_leak). The GPU fails at the first swing up after the
+    leak has taken the room the swing needs, up to 9 s after that crossing: from the
+    second swing on, every range holds that failure (before, every range ended at the
+    crossing and most missed it)."""
+
+    def procs(t: float) -> dict[int, float]:
+        swing = 2.5 * GB if t >= 21 and (t - 21) % 12 < 3 else 0.0
+        return {
+            1: TOTAL - 12 * GB,
+            2: 0.5 * GB + max(0.0, t - 5) * 150 * MB,
+            3: 0.5 * GB + swing,
+        }
+
+    fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+    by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 15, fails - 1)
+    held = _held(by_t, fails, 36)
+    assert len(held) >= 25 and all(held)
 
 
 def test_growth_stopping_beside_a_slow_swinger_clears_within_a_few_samples() -> None:

@@ -6,10 +6,12 @@ brought when they arrived (a process's first known size is its CUDA context and
 first allocations, not growth; a small rise in the same sample is accounting). A
 process that stayed still beside an established growth and allocates a large share
 of the headroom at once (a model load, often the sample after NVML first listed it)
-is set aside the same way (`_aside`): the room shrinks, the growth goes on. Memory
-such a process gives back is held for it, for its next batch takes it again (the
-peak fails, however long it rests between): the room stays, and only the slow end
-counts it until the process has taken it again once. Each sample it answers two
+is set aside the same way (`_aside`): the room shrinks, the growth goes on. What
+such a process gives back leaves the series where it was. Given back once, it is
+room (a one-off allocation); once the process has taken it again, it swings, and
+what it gives back is held for it (the peak fails, however long it rests between):
+the GPU fails at its next swing up after the growth has taken the room the swing
+needs, which the slow end of the range reaches. Each sample it answers two
 questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
@@ -405,7 +407,8 @@ class _Episode:
     aside: dict[ProcessIdentity, float] = field(default_factory=dict)  # steps set aside (_aside)
     moved: set[ProcessIdentity] = field(default_factory=set)  # processes that moved otherwise
     held: dict[ProcessIdentity, float] = field(default_factory=dict)  # given back (_aside)
-    swung: set[ProcessIdentity] = field(default_factory=set)  # ... and taken again since
+    given_t: dict[ProcessIdentity, float] = field(default_factory=dict)  # ... since when
+    swung: dict[ProcessIdentity, float] = field(default_factory=dict)  # taken again: longest off
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
@@ -463,6 +466,12 @@ class _Episode:
     def grew(self, ident: ProcessIdentity, size: float) -> bool:
         """Did this process, now `size`, take part in the growth?"""
         return size - self.sizes0.get(ident, size) - self.aside.get(ident, 0.0) > NOISE_BYTES
+
+    def held_for_swings(self) -> float:
+        """Memory held for processes that gave theirs back and have taken it again
+        since: they swing, and their next swing takes it once more (no room for the
+        growth). What a process gave back once and never took again is room."""
+        return sum(v for ident, v in self.held.items() if ident in self.swung)
 
     def trend_beside(self, rise: float) -> bool:
         """Is this growth a trend next to one `rise` (a fresh process's first)?"""
@@ -1029,6 +1038,7 @@ class OOMPredictor:
                     ep.headroom0 += sum(departed.values())
                     for ident in departed:
                         ep.held.pop(ident, None)
+                        ep.swung.pop(ident, None)
         elif dropped:
             # A process that grew left (or one of unknown size) and took its memory with
             # it: the picture starts afresh.
@@ -1040,7 +1050,7 @@ class OOMPredictor:
             if self._pelt is not None:
                 self._pelt.reset()
         self._note_stops(sizes)
-        appeared += self._aside(sizes)
+        appeared += self._aside(t, sizes)
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
@@ -1062,7 +1072,7 @@ class OOMPredictor:
             self._window.popleft()
         peak = max(v for _, v in self._window)
         floor = min(v for _, v in self._window)
-        held = sum(self._episode.held.values()) if self._episode is not None else 0.0
+        held = self._episode.held_for_swings() if self._episode is not None else 0.0
         headroom = max(0.0, free - held - (peak - level))
         prev = self._prev
         self._prev = (t, peak, headroom, floor, level)
@@ -1121,18 +1131,18 @@ class OOMPredictor:
             self._episode.stopped_t = self._prev[0]
         self._rising = rising
 
-    def _aside(self, sizes: Mapping[ProcessIdentity, float]) -> float:
+    def _aside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> float:
         """Bytes by which processes that stayed still through an established growth
         moved this sample, which the growth's series leaves out (it is not the growth's).
 
         - A load, large enough to be an event (often the sample after NVML first
           listed the process), is set aside as an arrival is: the room shrinks and the
           growth goes on at its own rate.
-        - Memory such a process gives back is held for it (`_Episode.held`): the
-          series stays where it was and the room does not grow, for the peak fails
-          (batches beside the growth take it again), but until the process has taken
-          it again once (`swung`) it may not, and the slow end of the range counts it
-          as room. Taken again, it is set aside once more.
+        - Memory such a process gives back is kept in `_Episode.held` and the series
+          stays where it was. Until the process takes it again it is room; taken
+          again, it is set aside once more, and the process swings (`swung`, with
+          the longest it stayed down): from then on what it gives back is no room
+          for the growth (`held_for_swings`).
         """
         ep = self._episode
         if ep is None or self._prev is None:
@@ -1150,7 +1160,7 @@ class OOMPredictor:
                 take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
                 ep.held[ident] = max(0.0, held - take)
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, take - held)
-                ep.swung.add(ident)
+                ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
                 moves[ident] = m - take
                 again += take
         step = sum(m for m in moves.values() if m > NOISE_BYTES)
@@ -1167,6 +1177,8 @@ class OOMPredictor:
             elif m < -NOISE_BYTES and not ep.grew(
                 ident, self._sizes[ident] + ep.held.get(ident, 0.0)
             ):
+                if ep.held.get(ident, 0.0) <= 0.0:
+                    ep.given_t[ident] = t
                 ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
                 given += abs(m)
             elif abs(m) > NOISE_BYTES:
@@ -1375,10 +1387,11 @@ class OOMPredictor:
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
         low = max(0.0, (room + usable) / fast + rr.delay)
-        # Memory given back beside the growth by a process that never took it again may
-        # stay free: room at the slow end.
-        unsure = sum(v for ident, v in ep.held.items() if ident not in ep.swung)
-        high = max(0.0, (room + slack + unsure) / slow + rr.delay) if slow > 0 else math.inf
+        # The room left beside a swinging process is what its swings leave: the GPU
+        # fails at its next swing up after the growth has taken that, which may be
+        # as long after as the process stayed down between swings.
+        off = max(ep.swung.values(), default=0.0)
+        high = max(0.0, (room + slack) / slow + rr.delay + off) if slow > 0 else math.inf
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
