@@ -22,7 +22,7 @@ def test_reads_every_fixture(path: Path) -> None:
     times = [s.t for s in tr.samples]
     assert times == sorted(times)
     dev = tr.samples[-1].devices[0]
-    # An H100 80GB HBM3, or an H200 for the recordings held out in session 10.
+    # An H100 80GB HBM3, or an H200 for three recordings held out in session 10.
     assert dev.total_bytes == tr.header.devices[0].memory_total in (85520809984, 150754820096)
     assert dev.reserved_bytes is not None
     if tr.header.expected == "oom":
