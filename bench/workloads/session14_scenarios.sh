@@ -10,8 +10,8 @@ s14_two_swingers_beside_leak() { # a 100 MB/s leak; swingers of 2 GB (5 s of eve
   bg "$1" $WL burst-leak --burst-gb 1.5 --period 11 --duty 0.36 --leak-mb 0
   wait_for_event "$1" oom 120
 }
-s14_periodic_eval_beside_leak() { # a 100 MB/s leak; a process takes 3 GB for 6 s of every 30 (an evaluation); 13 GB left
-  bg "$1" $WL ballast --leave-gb 13 --hold 300; wait_for_event "$1" ballast 60; sleep 2
+s14_periodic_eval_beside_leak() { # a 100 MB/s leak; a process takes 3 GB for 6 s of every 30 (an evaluation); 10 GB left
+  bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   bg "$1" timeout 150 $WL leak --rate-mb 100 --chunk-mb 8 --seed 142; sleep 8
   bg "$1" $WL burst-leak --burst-gb 3 --period 30 --duty 0.2 --leak-mb 0
   wait_for_event "$1" oom 150
