@@ -1,16 +1,17 @@
 """Does the OOM predictor hold on series it has never seen? The measure of overfitting.
 
-bench/oom_accuracy.py scores 13 real recordings; tuning the predictor against them
-alone would fit those 13 files. This benchmark generates many SYNTHETIC series
+bench/oom_accuracy.py scores the real recordings; tuning the predictor against them
+alone would fit those files. This benchmark generates many SYNTHETIC series
 (`tests/analysis_synthetic.py`'s `FAMILIES`: never measured on a GPU) of every kind the
 predictor must tell apart, each with random parameters drawn from its seed:
 
 - OOM kinds: leaks of 40-1500 MB/s (smooth, noisy, in allocator chunks), irregular
   allocator steps, per-step bursts on a slow leak, two leakers, a load running into a
-  leak;
+  leak, a leak beside a process that takes 1-4 GB for part of every 6-30 s;
 - no-OOM kinds: random batch sizes (activations freed, or kept by a caching allocator),
-  growth that stops 1-5 GB short of full, growth that levels off, model loads (ending
-  1-20 GB short), staircases of loads, stable sawtooth training, pre-allocation.
+  growth that stops 1-5 GB short of full (alone, or beside such a swinging process),
+  growth that levels off, model loads (ending 1-20 GB short), staircases of loads,
+  stable sawtooth training, pre-allocation.
 
 Each process appears 2-5 s after its `start` event (CUDA start-up, as on the H100
 recordings), at a random phase of the sampling clock. Every series is played through

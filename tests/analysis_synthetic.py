@@ -535,6 +535,63 @@ def fam_load_then_leak(rng: random.Random, name: str) -> Trace:
     )
 
 
+def _swinger(rng: random.Random) -> tuple[float, Demand, str]:
+    """A process beside the growth taking `swing` GB for part of every period, longer
+    than a few seconds (an evaluation, a batch job): its size, demand and description."""
+    swing = _u(rng, 1, 4)
+    period = _u(rng, 6, 30)
+    duty = _u(rng, 0.2, 0.6)
+    return swing, sawtooth(0.0, swing, period, 0.0, duty), (
+        f"{swing:.1f} GB for {duty * period:.0f} s of every {period:.0f} s"
+    )
+
+
+def fam_swinger_leak(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 60, 300)
+    swing, swinger, what = _swinger(rng)
+    start = _t(rng, 4, 10)
+    room = rate * MB * _u(rng, 50, 150)
+    b = _ballast_for(room, CONTEXT, CONTEXT, swing * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(2, start, leak(rate, rng=rng, jitter=0.2), init_s=_init(rng)),
+            Workload(3, round(start + _u(rng, 3, 20), 1), swinger, init_s=_init(rng)),
+        ],
+        400,
+        expected="oom",
+        description=f"a {rate:.0f} MB/s leak beside a process taking {what}",
+    )
+
+
+def fam_swinger_plateau(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 60, 400)
+    swing, swinger, what = _swinger(rng)
+    short = _u(rng, 1, 4)
+    grow_s = _u(rng, 20, 90)
+    size = rate * MB * grow_s
+    start = _t(rng, 4, 10)
+    b = _ballast_for(short * GB, CONTEXT, size, CONTEXT, swing * GB)
+    growth = leak(rate, rng=rng, jitter=0.2)
+
+    def demand(t: float) -> float:
+        return min(CONTEXT + size, growth(t) or 0.0)
+
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(3, round(start - _u(rng, 0, 10), 1), swinger, init_s=_init(rng)),
+            Workload(2, start, demand, plateau_s=grow_s, init_s=_init(rng)),
+        ],
+        grow_s + 80,
+        expected="no_oom",
+        description=f"{rate:.0f} MB/s growth that stops {short:.1f} GB short of full, "
+        f"beside a process taking {what}",
+    )
+
+
 def fam_var_batch(rng: random.Random, name: str, *, caching: bool) -> Trace:
     base = _u(rng, 1, 10)
     top = _u(rng, 4, 28)
@@ -703,6 +760,8 @@ FAMILIES: dict[str, Callable[[random.Random, str], Trace]] = {
     "staircase": fam_staircase,
     "sawtooth_train": fam_sawtooth_train,
     "prealloc": fam_prealloc,
+    "swinger_leak": fam_swinger_leak,
+    "swinger_plateau": fam_swinger_plateau,
 }
 
 

@@ -674,11 +674,14 @@ def test_random_batches_that_reach_new_highs_by_chance_stay_quiet() -> None:
 
 
 def test_unseen_series_of_every_kind_at_1hz() -> None:
-    """Measured on the tuning seeds at 1 Hz: lead ratio 0.80 over the OOM kinds, 4 of 64
+    """Measured on the tuning seeds at 1 Hz: lead ratio 0.83 over the OOM kinds, 5 of 72
     no-OOM runs with a false alarm (three caching-allocator high-water marks, one run of
     random batches; the third came with the envelope restarting after a load, which
-    fixed a real leak that got no warning at 2 Hz); pinned at the measured state."""
+    fixed a real leak that got no warning at 2 Hz; and one swinger beside growth that
+    stops short, taking 2.7 GB for 1 s of every 6, seen at some samples and not others,
+    whose first move in the growth was up and so read as the growth's);
+    pinned at the measured state."""
     rob = _robustness()
     r = rob.score_rate(list(syn.FAMILIES), rob.TUNING_SEEDS, "tuning", 1.0, CONFIG)
-    assert r.lead_ratio >= 0.78
-    assert r.false_alarm_runs <= 4
+    assert r.lead_ratio >= 0.80
+    assert r.false_alarm_runs <= 5
