@@ -786,6 +786,22 @@ def test_one_of_two_growers_stopping_soon_is_followed_within_three_samples() -> 
 # --- a process loading beside a growth: its load takes room, the growth goes on -------
 
 
+def _leak_beside(
+    other: Callable[[float], float | None], rate_mb: float = 100.0
+) -> Callable[[float], dict[int, float]]:
+    """A leak of `rate_mb` MB/s from t=5 (0.5 GB before) beside a ballast leaving 12 GB,
+    and a third process of `other(t)` bytes (gone where it is None)."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: TOTAL - 12 * GB, 2: 0.5 * GB + max(0.0, t - 5) * rate_mb * MB}
+        size = other(t)
+        if size is not None:
+            out[3] = size
+        return out
+
+    return procs
+
+
 def test_a_process_loading_beside_a_leak_takes_room_and_the_leak_goes_on() -> None:
     """A 150 MB/s leak, 10 GB from full; at t=30 a process arrives with 30 MB and loads
     1.6 GB by the next sample (NVML lists a process before its context is whole: its
@@ -815,14 +831,7 @@ def test_an_idle_process_stepping_up_and_back_beside_a_leak_moves_the_room_both_
     not: it is room, and the ranges stay narrow)."""
     full = 5 + (12 - 1 - 0.5) * GB / (100 * MB)
 
-    def procs(t: float) -> dict[int, float]:
-        held = 3 * GB if 30 <= t < 40 else 0.0
-        return {
-            1: TOTAL - 12 * GB,
-            2: 0.5 * GB + max(0.0, t - 5) * 100 * MB,
-            3: 1 * GB + held,
-        }
-
+    procs = _leak_beside(lambda t: 1 * GB + (3 * GB if 30 <= t < 40 else 0.0))
     by_t = _by_time(_series(full - 0.5, 1.0, procs))
     assert _alert_run(by_t, 20, full - 1)
     if_held = 30 + (12 - 1 - 3 - 0.5 - 2.5) * GB / (100 * MB)  # 3 GB kept: full at t=80
@@ -847,10 +856,7 @@ def test_batches_beside_a_leak_stay_in_its_envelope() -> None:
     ranges from t=50 to t=85 hold it at every sample, peaks and troughs alike."""
     fails = 5 + (12 - 3 - 0.5) * GB / (100 * MB)
 
-    def procs(t: float) -> dict[int, float]:
-        swing = 3 * GB if t >= 30 and (t - 30) % 4 < 2 else 0.0
-        return {1: TOTAL - 12 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 100 * MB, 3: swing + MB}
-
+    procs = _leak_beside(lambda t: MB + (3 * GB if t >= 30 and (t - 30) % 4 < 2 else 0.0))
     by_t = _by_time(_series(85, 1.0, procs))
     held = _held(by_t, fails, 50)
     assert len(held) == 36 and all(held)
@@ -868,14 +874,7 @@ def test_a_slow_swinger_beside_a_leak_holds_its_room_between_swings() -> None:
     the process stayed down between swings."""
     fails, alone = 85.0, 5 + (12 - 0.5 - 0.5) * GB / (100 * MB)
 
-    def procs(t: float) -> dict[int, float]:
-        swing = 3 * GB if t >= 25 and (t - 25) % 20 < 10 else 0.0
-        return {
-            1: TOTAL - 12 * GB,
-            2: 0.5 * GB + max(0.0, t - 5) * 100 * MB,
-            3: 0.5 * GB + swing,
-        }
-
+    procs = _leak_beside(lambda t: 0.5 * GB + (3 * GB if t >= 25 and (t - 25) % 20 < 10 else 0.0))
     by_t = _by_time(_series(fails - 0.5, 1.0, procs))
     assert _alert_run(by_t, 20, fails - 1)
     first_trough = _held({t: x for t, x in by_t.items() if 35 <= t < 45}, alone, 35)
@@ -892,14 +891,9 @@ def test_short_swings_beside_a_leak_fail_at_the_next_swing_after_the_crossing() 
     second swing on, every range holds that failure (before, every range ended at the
     crossing and most missed it)."""
 
-    def procs(t: float) -> dict[int, float]:
-        swing = 2.5 * GB if t >= 21 and (t - 21) % 12 < 3 else 0.0
-        return {
-            1: TOTAL - 12 * GB,
-            2: 0.5 * GB + max(0.0, t - 5) * 150 * MB,
-            3: 0.5 * GB + swing,
-        }
-
+    procs = _leak_beside(
+        lambda t: 0.5 * GB + (2.5 * GB if t >= 21 and (t - 21) % 12 < 3 else 0.0), 150.0
+    )
     fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
     by_t = _by_time(_series(fails - 0.5, 1.0, procs))
     assert _alert_run(by_t, 15, fails - 1)
@@ -930,17 +924,11 @@ def test_growth_stopping_beside_a_slow_swinger_clears_within_a_few_samples() -> 
 
 def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:
     """An idle 1 GB process beside a 100 MB/s leak takes 3 GB at t=30, gives them back
-    at t=40 (held for it: it may take them again) and exits at t=50. From its exit the
-    room is the leak's, all of it: the ranges hold t=120 at every sample, and no
-    longer reach down to where the 3 GB would be taken again."""
+    at t=40 (kept, should it take them again) and exits at t=50. From its exit the room
+    is the leak's, all of it, its 1 GB too: the ranges hold t=120 at every sample."""
     full = 5 + (12 - 0.5) * GB / (100 * MB)
 
-    def procs(t: float) -> dict[int, float]:
-        p = {1: TOTAL - 12 * GB, 2: 0.5 * GB + max(0.0, t - 5) * 100 * MB}
-        if t < 50:
-            p[3] = 1 * GB + (3 * GB if 30 <= t < 40 else 0.0)
-        return p
-
+    procs = _leak_beside(lambda t: 1 * GB + (3 * GB if 30 <= t < 40 else 0.0) if t < 50 else None)
     by_t = _by_time(_series(full - 0.5, 1.0, procs))
     assert _alert_run(by_t, 20, full - 1)
     held = _held(by_t, full, 50)
