@@ -6,13 +6,13 @@ brought when they arrived (a process's first known size is its CUDA context and
 first allocations, not growth; a small rise in the same sample is accounting). A
 process that stayed still beside an established growth and allocates a large share
 of the headroom at once (a model load, often the sample after NVML first listed it)
-is set aside the same way (`_aside`): the room shrinks, the growth goes on. What
-such a process gives back leaves the series where it was. Given back once, it is
-room (a one-off allocation); once the process has taken it again, it swings, and
-what it gives back is held for it (the peak fails, however long it rests between):
-the GPU fails at its next swing up after the growth has taken the room the swing
-needs, which the slow end of the range reaches. Each sample it answers two
-questions:
+is set aside the same way (`_aside`): the room shrinks, the growth goes on. What a
+process that took no part in the growth gives back leaves the series where it was.
+Given back once, it is room (a one-off allocation); once the process has taken it
+again, it swings, and what it gives back is held for it (the peak fails, however
+long it rests between): the GPU fails at its next swing up after the growth has
+taken the room the swing needs, which the slow end of the range reaches. Each
+sample it answers two questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
    the peak, not the mean: per-step bursts on top of a slow leak fail at the top
@@ -1132,12 +1132,12 @@ class OOMPredictor:
         self._rising = rising
 
     def _aside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> float:
-        """Bytes by which processes that stayed still through an established growth
-        moved this sample, which the growth's series leaves out (it is not the growth's).
+        """Bytes by which processes that took no part in the growth (`moved` holds
+        those that did) moved this sample, which the growth's series leaves out.
 
-        - A load, large enough to be an event (often the sample after NVML first
-          listed the process), is set aside as an arrival is: the room shrinks and the
-          growth goes on at its own rate.
+        - A load beside an established growth, large enough to be an event (often the
+          sample after NVML first listed the process), is set aside as an arrival is:
+          the room shrinks and the growth goes on at its own rate.
         - Memory such a process gives back is kept in `_Episode.held` and the series
           stays where it was. Until the process takes it again it is room; taken
           again, it is set aside once more, and the process swings (`swung`, with
