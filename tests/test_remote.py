@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import subprocess
 import sys
 from typing import Any
@@ -162,6 +163,16 @@ def test_any_field_value_is_devices_or_a_remote_error(key: str, value: Any) -> N
     obj = copy.deepcopy(snapshot())
     obj["gpus"][0][key] = value
     with contextlib.suppress(RemoteError):
+        parse_frame(obj, "h:1")
+
+
+@pytest.mark.parametrize("key", ["temp_c", "power_w"])
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_number_that_is_not_finite_is_a_remote_error(key: str, value: float) -> None:
+    """Python's json reads Infinity and NaN; a server that sends them is malformed."""
+    obj = copy.deepcopy(snapshot())
+    obj["gpus"][0][key] = value
+    with pytest.raises(RemoteError, match=f"{key}: expected a finite number"):
         parse_frame(obj, "h:1")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import re
 import socket
 import threading
@@ -109,8 +110,8 @@ def _num(obj: dict[str, Any], key: str, where: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise RemoteError(f"{where}.{key}: expected a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RemoteError(f"{where}.{key}: expected a finite number")
     return float(value)
 
 
