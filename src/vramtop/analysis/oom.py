@@ -863,12 +863,17 @@ def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: flo
     )
 
 
+def _one_sample(gap: float, dt: float) -> bool:
+    """Is a gap between rises one sampling interval (not two or more)?"""
+    return gap < 1.5 * dt
+
+
 def _pause_slack(longest: float, dt: float) -> float:
     """How much longer than the longest gap so far a pause may run before it counts
     against the growth: growth that rose at every sample shows its rhythm exactly, but
     the longest gap of irregular steps (some longer than a sample) understates the next
     long one, the tail of their gaps being what a few of them show least."""
-    return IRREGULAR_PAUSE_SLACK if longest > 1.5 * dt else 1.0
+    return 1.0 if _one_sample(longest, dt) else IRREGULAR_PAUSE_SLACK
 
 
 def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
@@ -881,7 +886,7 @@ def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
     if 4 * dt < DECEL_MIN_WINDOW_S or len(ep.rises) < DECAY_RISES:
         return 1.0
     rises = ep.rises[-DECAY_RISES:]
-    if any(b[0] - a[0] > 1.5 * dt for a, b in itertools.pairwise(rises)):
+    if not all(_one_sample(b[0] - a[0], dt) for a, b in itertools.pairwise(rises)):
         return 1.0
     q = max(b[1] / a[1] for a, b in itertools.pairwise(rises))  # rises are all > 0
     if q > DECAY_RATIO:
@@ -1494,7 +1499,7 @@ class OOMPredictor:
         known = len(gaps) >= STALL_RHYTHM_GAPS or (
             len(gaps) >= STALL_RHYTHM_MIN_GAPS
             and sum(gaps) >= STALL_RHYTHM_SPAN_S
-            and max(gaps) < 1.5 * dt
+            and _one_sample(max(gaps), dt)
         )
         if not known or _cv2_classic(gaps) > STALL_REGULAR_CV2:
             return stall
