@@ -541,8 +541,10 @@ def _swinger(rng: random.Random) -> tuple[float, Demand, str]:
     swing = _u(rng, 1, 4)
     period = _u(rng, 6, 30)
     duty = _u(rng, 0.2, 0.6)
-    return swing, sawtooth(0.0, swing, period, 0.0, duty), (
-        f"{swing:.1f} GB for {duty * period:.0f} s of every {period:.0f} s"
+    return (
+        swing,
+        sawtooth(0.0, swing, period, 0.0, duty),
+        (f"{swing:.1f} GB for {duty * period:.0f} s of every {period:.0f} s"),
     )
 
 
@@ -573,11 +575,7 @@ def fam_swinger_plateau(rng: random.Random, name: str) -> Trace:
     size = rate * MB * grow_s
     start = _t(rng, 4, 10)
     b = _ballast_for(short * GB, CONTEXT, size, CONTEXT, swing * GB)
-    growth = leak(rate, rng=rng, jitter=0.2)
-
-    def demand(t: float) -> float:
-        return min(CONTEXT + size, growth(t) or 0.0)
-
+    demand = _growth_to(size, rate, rng, 0.2)
     return build(
         name,
         [
@@ -627,6 +625,12 @@ def fam_var_batch_cache(rng: random.Random, name: str) -> Trace:
     return fam_var_batch(rng, name, caching=True)
 
 
+def _growth_to(size: float, rate_mb_s: float, rng: random.Random, jitter: float) -> Demand:
+    """A leak of `rate_mb_s` that stops once it has grown `size` bytes."""
+    growth = leak(rate_mb_s, rng=rng, jitter=jitter)
+    return lambda t: min(CONTEXT + size, growth(t) or 0.0)
+
+
 def fam_plateau(rng: random.Random, name: str) -> Trace:
     rate = _logu(rng, 60, 800)
     short = _u(rng, 1, 5)
@@ -634,12 +638,7 @@ def fam_plateau(rng: random.Random, name: str) -> Trace:
     size = rate * MB * grow_s
     jitter = rng.choice([0.0, 0.2, 0.5])
     b = _ballast_for(short * GB, CONTEXT, size)
-
-    growth = leak(rate, rng=rng, jitter=jitter)
-
-    def demand(t: float) -> float:
-        return min(CONTEXT + size, growth(t) or 0.0)
-
+    demand = _growth_to(size, rate, rng, jitter)
     return build(
         name,
         [
