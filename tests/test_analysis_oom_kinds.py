@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -920,6 +921,33 @@ def test_growth_stopping_beside_a_slow_swinger_clears_within_a_few_samples() -> 
     by_t = _by_time(_series(75, 1.0, procs))
     assert _alert_run(by_t, 25, 42)
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 45.5)
+
+
+@pytest.mark.parametrize("first_up", [True, False], ids=["first-move-up", "first-move-down"])
+def test_growth_stopping_beside_a_short_swinger_clears_on_the_first_flat_sample(
+    first_up: bool,
+) -> None:
+    """A process takes 2.5 GB for 2 s of every 6 s, shorter than the envelope; beside
+    it, a process arrives at t=9 and grows 100 MB/s until t=49, 3.5 GB short of full.
+    The growth rose at every sample, so its first flat sample clears the alert,
+    whichever way the swinger moved first after the growth began:
+    - up (t=12): the swing it then gave all back was a swing, not growth (it was read
+      as the growth's: the growth then rose only at the swinger's peaks, and the
+      alert stood 10 s past the stop);
+    - down (it held 2.5 GB until t=14): when it takes its memory again, the growth's
+      own rise in that sample is growth, not accounting of the swing (it was not:
+      the growth's gaps looked irregular, and the alert stood 4 s past the stop)."""
+
+    def procs(t: float) -> dict[int, float]:
+        up = t % 6 < 2 or (not first_up and t < 12)
+        out = {1: TOTAL - 10 * GB, 3: 0.5 * GB + (2.5 * GB if up else 0.0)}
+        if t >= 9:
+            out[2] = 0.5 * GB + 100 * MB * min(t - 9, 40)
+        return out
+
+    by_t = _by_time(_series(90, 1.0, procs))
+    assert any(x is not None and x.alert for x in by_t.values())
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 50)
 
 
 def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:

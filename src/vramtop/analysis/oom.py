@@ -7,7 +7,10 @@ first allocations, not growth; a small rise in the same sample is accounting). A
 process that stayed still beside an established growth and allocates a large share
 of the headroom at once (a model load, often the sample after NVML first listed it)
 is set aside the same way (`_aside`): the room shrinks, the growth goes on. What a
-process that took no part in the growth gives back leaves the series where it was.
+process that took no part in the growth gives back leaves the series where it was
+(one that gives back all it took since the onset while another grows on took no
+part either: its rise was a swing), and what it takes again neither shrinks the room
+nor hides the growth's own rise in that sample.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
@@ -466,6 +469,14 @@ class _Episode:
     def grew(self, ident: ProcessIdentity, size: float) -> bool:
         """Did this process, now `size`, take part in the growth?"""
         return size - self.sizes0.get(ident, size) - self.aside.get(ident, 0.0) > NOISE_BYTES
+
+    def swings_back(self, ident: ProcessIdentity, before: float, now: float) -> bool:
+        """Did a process that rose during the growth (now `now`, `before` on the sample
+        before) give back, at once, all it had gained since the onset? Its rise was a
+        swing, not growth."""
+        onset = self.sizes0.get(ident, before) + self.aside.get(ident, 0.0)
+        gained = before - onset
+        return gained > NOISE_BYTES and abs(now - onset) <= max(NOISE_BYTES, ARRIVAL_SLACK * gained)
 
     def held_for_swings(self) -> float:
         """Memory held for processes that gave theirs back and have taken it again
@@ -1055,7 +1066,8 @@ class OOMPredictor:
             if self._pelt is not None:
                 self._pelt.reset()
         self._note_stops(sizes)
-        appeared += self._aside(t, sizes)
+        swings, loads = self._aside(t, sizes)
+        appeared += loads
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
@@ -1063,7 +1075,7 @@ class OOMPredictor:
         if self._episode is not None:
             for ident, v in sizes.items():
                 self._episode.sizes0.setdefault(ident, v)
-        self._offset += appeared
+        self._offset += appeared + swings
         level = used - self._offset
         if self._pelt is not None:
             self._pelt_result = self._pelt.update(t, level, pelt_preset)
@@ -1136,9 +1148,11 @@ class OOMPredictor:
             self._episode.stopped_t = self._prev[0]
         self._rising = rising
 
-    def _aside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> float:
+    def _aside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> tuple[float, float]:
         """Bytes by which processes that took no part in the growth (`moved` holds
-        those that did) moved this sample, which the growth's series leaves out.
+        those that did) moved this sample, which the growth's series leaves out: what
+        they took again less what they gave back (swings, which leave the room as it
+        was), and loads (which take room, as an arrival does).
 
         - A load beside an established growth, large enough to be an event (often the
           sample after NVML first listed the process), is set aside as an arrival is:
@@ -1151,7 +1165,17 @@ class OOMPredictor:
         """
         ep = self._episode
         if ep is None or self._prev is None:
-            return 0.0
+            return 0.0, 0.0
+        # A process whose rise in the growth was a swing (it gave it all back while
+        # another grows on) stands outside it from here, as if it had first moved down.
+        back = {
+            ident
+            for ident, v in sizes.items()
+            if ident in self._sizes
+            and ep.swings_back(ident, self._sizes[ident], v)
+            and any(ep.grew(o, w) for o, w in sizes.items() if o != ident)
+        }
+        ep.moved -= back
         moves = {
             ident: v - self._sizes[ident]
             for ident, v in sizes.items()
@@ -1179,8 +1203,8 @@ class OOMPredictor:
         for ident, m in moves.items():
             if m > NOISE_BYTES and load:
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + m
-            elif m < -NOISE_BYTES and not ep.grew(
-                ident, self._sizes[ident] + ep.held.get(ident, 0.0)
+            elif m < -NOISE_BYTES and (
+                ident in back or not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
             ):
                 if ep.held.get(ident, 0.0) <= 0.0:
                     ep.given_t[ident] = t
@@ -1188,7 +1212,7 @@ class OOMPredictor:
                 given += abs(m)
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
-        return again + (step if load else 0.0) - given
+        return again - given, step if load else 0.0
 
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
