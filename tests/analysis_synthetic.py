@@ -567,6 +567,25 @@ def fam_swinger_leak(rng: random.Random, name: str) -> Trace:
     )
 
 
+def fam_swinger_then_leak(rng: random.Random, name: str) -> Trace:
+    rate = _logu(rng, 60, 300)
+    swing, swinger, what = _swinger(rng)
+    start = _t(rng, 15, 45)
+    room = rate * MB * _u(rng, 50, 150)
+    b = _ballast_for(room, CONTEXT, CONTEXT, swing * GB)
+    return build(
+        name,
+        [
+            Workload(1, _t(rng, 0.5, 3), ballast(b)),
+            Workload(3, round(start - _u(rng, 8, 12), 1), swinger, init_s=_init(rng)),
+            Workload(2, start, leak(rate, rng=rng, jitter=0.2), init_s=_init(rng)),
+        ],
+        400,
+        expected="oom",
+        description=f"a {rate:.0f} MB/s leak beginning beside a process already taking {what}",
+    )
+
+
 def fam_swinger_plateau(rng: random.Random, name: str) -> Trace:
     rate = _logu(rng, 60, 400)
     swing, swinger, what = _swinger(rng)
@@ -761,6 +780,7 @@ FAMILIES: dict[str, Callable[[random.Random, str], Trace]] = {
     "prealloc": fam_prealloc,
     "swinger_leak": fam_swinger_leak,
     "swinger_plateau": fam_swinger_plateau,
+    "swinger_then_leak": fam_swinger_then_leak,
 }
 
 

@@ -950,6 +950,29 @@ def test_growth_stopping_beside_a_short_swinger_clears_on_the_first_flat_sample(
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 50)
 
 
+@pytest.mark.parametrize("period", [6, 12])
+def test_a_leak_beginning_beside_a_process_already_swinging_warns_soon(period: int) -> None:
+    """A process takes 2.5 GB for a third of every `period` s from before a 100 MB/s
+    leak begins (t=5), at every phase of its swing. Its swings before the onset are its
+    own, not the series': once it gives memory back beside the leak, the past is read
+    again with it held, and the leak warns within 15 s of its start (it waited for the
+    leak to outgrow the swings, 25 s, or for them to climb) with ranges that hold the
+    failure, the swing that no longer fits."""
+    for phase in range(period):
+
+        def swinger(t: float, phase: int = phase) -> float:
+            return 0.5 * GB + (2.5 * GB if (t + phase) % period < period / 3 else 0.0)
+
+        procs = _leak_beside(swinger)
+        fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+        by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+        first = min(t for t, x in by_t.items() if x is not None and x.alert)
+        assert first <= 20, (phase, first)
+        assert _alert_run(by_t, first, fails - 1), phase
+        held = _held(by_t, fails, first)
+        assert sum(held) >= 0.85 * len(held), (phase, sum(held), len(held))
+
+
 def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:
     """An idle 1 GB process beside a 100 MB/s leak takes 3 GB at t=30, gives them back
     at t=40 (kept, should it take them again) and exits at t=50. From its exit the room

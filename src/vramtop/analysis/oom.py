@@ -10,7 +10,9 @@ is set aside the same way (`_aside`): the room shrinks, the growth goes on. What
 process that took no part in the growth gives back leaves the series where it was
 (one that gives back all it took since the onset while another grows on took no
 part either: its rise was a swing), and what it takes again neither shrinks the room
-nor hides the growth's own rise in that sample.
+nor hides the growth's own rise in that sample. From its first give-back the growth's
+past is read again with it held (`_reread`): swings it made before the onset were
+its own, not a swinging series'.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
@@ -237,6 +239,7 @@ FAR_FROM = 0.25  # a failure predicted further off than this share of the warnin
 FAR_EXTRA = 0.5  # ... needs up to this share more of the confidence left to 1 (all of it: half)
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
+SIZE_LOG = 256  # changes of size kept per process (to re-read the past, `_reread`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -926,6 +929,8 @@ class OOMPredictor:
         self._arrived: set[ProcessIdentity] = set()  # processes first seen this sample ...
         self._arrived_before: set[ProcessIdentity] = set()  # ... and the sample before
         self._rising: dict[ProcessIdentity, int] = {}  # samples in a row each process rose
+        # Each process's size where it changed: (t, bytes), the newest SIZE_LOG.
+        self._size_log: dict[ProcessIdentity, deque[tuple[float, float]]] = {}
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
@@ -1072,6 +1077,7 @@ class OOMPredictor:
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
         self._sizes = {**kept, **sizes}
+        self._log_sizes(t, sizes, gone)
         if self._episode is not None:
             for ident, v in sizes.items():
                 self._episode.sizes0.setdefault(ident, v)
@@ -1207,12 +1213,54 @@ class OOMPredictor:
                 ident in back or not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
             ):
                 if ep.held.get(ident, 0.0) <= 0.0:
+                    if ident not in ep.given_t and ident not in ep.aside:
+                        self._reread(ep, ident, self._sizes[ident])
                     ep.given_t[ident] = t
                 ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
                 given += abs(m)
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
         return again - given, step if load else 0.0
+
+    def _log_sizes(
+        self, t: float, sizes: Mapping[ProcessIdentity, float], gone: set[ProcessIdentity]
+    ) -> None:
+        for ident in gone:
+            self._size_log.pop(ident, None)
+        for ident, v in sizes.items():
+            log = self._size_log.get(ident)
+            if log is None:
+                self._size_log[ident] = deque([(t, v)], maxlen=SIZE_LOG)
+            elif abs(v - log[-1][1]) > NOISE_BYTES:
+                log.append((t, v))
+
+    def _reread(self, ep: _Episode, ident: ProcessIdentity, top: float) -> None:
+        """Read the growth's past again with `ident` at `top`, the size it now gives
+        back from, as it is held from here on.
+
+        Until a process outside the growth first gives memory back, its moves were the
+        series' own: swings before the onset made it a swinging series (whose swings
+        must climb to be a trend), its troughs lay under the growth's floor. Where its
+        sizes are known (`_size_log`), the past is lifted by what it lacked of `top`,
+        up to the peak the envelope then stood at (a swing up it made after the onset
+        was read as a rise of the growth: the peak holds it).
+        """
+        log = self._size_log.get(ident)
+        if not log:
+            return
+
+        def lift(tb: float) -> float:
+            i = bisect.bisect_right(log, tb, key=_time) - 1
+            return max(0.0, top - log[i][1]) if i >= 0 else 0.0
+
+        if ep.before:
+            top0 = max(v for _, v in ep.before)
+            ep.before = [(tb, min(top0, v + lift(tb))) for tb, v in ep.before]
+            levels = [v for _, v in ep.before]
+            ep.floor0 = min(levels)
+            ep.spread0 = min(ep.spread0, top0 - ep.floor0)
+        for p in ep.points:
+            p.used = min(p.peak, p.used + lift(p.t))
 
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
