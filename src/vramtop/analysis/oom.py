@@ -239,7 +239,6 @@ FAR_FROM = 0.25  # a failure predicted further off than this share of the warnin
 FAR_EXTRA = 0.5  # ... needs up to this share more of the confidence left to 1 (all of it: half)
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
-SIZE_LOG = 256  # changes of size kept per process (to re-read the past, `_reread`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +415,8 @@ class _Episode:
     given_t: dict[ProcessIdentity, float] = field(default_factory=dict)  # ... since when
     swung: dict[ProcessIdentity, float] = field(default_factory=dict)  # taken again: longest off
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
+    # ... and each one's process sizes, by time (`_reread`)
+    before_sizes: dict[float, Mapping[ProcessIdentity, float]] = field(default_factory=dict)
     arrived_t: float = -math.inf  # the last time a process arrived during this growth
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
     fresh: bool = False  # the growth began with a process that had just arrived
@@ -929,8 +930,8 @@ class OOMPredictor:
         self._arrived: set[ProcessIdentity] = set()  # processes first seen this sample ...
         self._arrived_before: set[ProcessIdentity] = set()  # ... and the sample before
         self._rising: dict[ProcessIdentity, int] = {}  # samples in a row each process rose
-        # Each process's size where it changed: (t, bytes), the newest SIZE_LOG.
-        self._size_log: dict[ProcessIdentity, deque[tuple[float, float]]] = {}
+        # Each sample's process sizes over the envelope's span (to re-read the past).
+        self._history: deque[tuple[float, Mapping[ProcessIdentity, float]]] = deque()
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
@@ -1077,7 +1078,6 @@ class OOMPredictor:
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
         self._onset_sizes = {**sizes, **kept}
         self._sizes = {**kept, **sizes}
-        self._log_sizes(t, sizes, gone)
         if self._episode is not None:
             for ident, v in sizes.items():
                 self._episode.sizes0.setdefault(ident, v)
@@ -1093,6 +1093,9 @@ class OOMPredictor:
         self._window.append((t, level))
         while self._window and self._window[0][0] < t - span:
             self._window.popleft()
+        self._history.append((t, sizes))
+        while self._history[0][0] < t - span:
+            self._history.popleft()
         peak = max(v for _, v in self._window)
         floor = min(v for _, v in self._window)
         held = self._episode.held_for_swings() if self._episode is not None else 0.0
@@ -1222,18 +1225,6 @@ class OOMPredictor:
                 ep.moved.add(ident)
         return again - given, step if load else 0.0
 
-    def _log_sizes(
-        self, t: float, sizes: Mapping[ProcessIdentity, float], gone: set[ProcessIdentity]
-    ) -> None:
-        for ident in gone:
-            self._size_log.pop(ident, None)
-        for ident, v in sizes.items():
-            log = self._size_log.get(ident)
-            if log is None:
-                self._size_log[ident] = deque([(t, v)], maxlen=SIZE_LOG)
-            elif abs(v - log[-1][1]) > NOISE_BYTES:
-                log.append((t, v))
-
     def _reread(self, ep: _Episode, ident: ProcessIdentity, top: float) -> None:
         """Read the growth's past again with `ident` at `top`, the size it now gives
         back from, as it is held from here on.
@@ -1241,17 +1232,16 @@ class OOMPredictor:
         Until a process outside the growth first gives memory back, its moves were the
         series' own: swings before the onset made it a swinging series (whose swings
         must climb to be a trend), its troughs lay under the growth's floor. Where its
-        sizes are known (`_size_log`), the past is lifted by what it lacked of `top`,
-        up to the peak the envelope then stood at (a swing up it made after the onset
-        was read as a rise of the growth: the peak holds it).
+        sizes are known (before the onset, and over the envelope's span), the past is
+        lifted by what it lacked of `top`, up to the peak the envelope then stood at (a
+        swing up it made after the onset was read as a rise of the growth: the peak
+        holds it).
         """
-        log = self._size_log.get(ident)
-        if not log:
-            return
+        known = {**ep.before_sizes, **dict(self._history)}
 
         def lift(tb: float) -> float:
-            i = bisect.bisect_right(log, tb, key=_time) - 1
-            return max(0.0, top - log[i][1]) if i >= 0 else 0.0
+            v = known.get(tb, {}).get(ident)
+            return max(0.0, top - v) if v is not None else 0.0
 
         if ep.before:
             top0 = max(v for _, v in ep.before)
@@ -1342,6 +1332,7 @@ class OOMPredictor:
                     floor0=pfloor,
                     sizes0=dict(self._onset_sizes),
                     before=[q for q in self._window if q[0] < t],
+                    before_sizes={tb: v for tb, v in self._history if tb < t},
                 )
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
                 ep.fresh = fresh
