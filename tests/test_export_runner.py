@@ -178,8 +178,11 @@ def test_gpu_lost_sends_one_webhook() -> None:
     assert [(b["event"], b["uuid"]) for b in sent] == [("gpu_lost", "GPU-b")]
 
 
+# SIGINT restored to the default: a suite started in the background by a shell without
+# job control inherits it ignored, and the Ctrl-C below would never arrive.
 LAUNCH = (
-    "import sys; sys.path.insert(0, {tests!r});"
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+    "sys.path.insert(0, {tests!r});"
     "from fakenvml import FakeNVML, FakeGPU; FakeNVML([FakeGPU(uuid='GPU-fake')]).install();"
     "from vramtop.cli import main; sys.exit(main(sys.argv[1:]))"
 )

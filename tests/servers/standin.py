@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -155,6 +156,9 @@ class Server6(Server):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The harness stops a stand-in with SIGINT: restore its default, which a suite
+    # started in the background by a shell without job control inherits ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kind", required=True, choices=sorted(DISGUISE))
     ap.add_argument("--variant", default="", help="fixture variant, e.g. v0 for vllm-v0")
