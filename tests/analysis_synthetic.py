@@ -548,42 +548,34 @@ def _swinger(rng: random.Random) -> tuple[float, Demand, str]:
     )
 
 
-def fam_swinger_leak(rng: random.Random, name: str) -> Trace:
+def _leak_and_swinger(rng: random.Random, name: str, *, swinger_first: bool) -> Trace:
+    """A leak beside a process swinging (`_swinger`): arriving 3-20 s after the leak
+    began, or (`swinger_first`) already swinging 8-12 s before it begins."""
     rate = _logu(rng, 60, 300)
     swing, swinger, what = _swinger(rng)
-    start = _t(rng, 4, 10)
+    start = _t(rng, 15, 45) if swinger_first else _t(rng, 4, 10)
     room = rate * MB * _u(rng, 50, 150)
     b = _ballast_for(room, CONTEXT, CONTEXT, swing * GB)
-    return build(
-        name,
-        [
-            Workload(1, _t(rng, 0.5, 3), ballast(b)),
-            Workload(2, start, leak(rate, rng=rng, jitter=0.2), init_s=_init(rng)),
-            Workload(3, round(start + _u(rng, 3, 20), 1), swinger, init_s=_init(rng)),
-        ],
-        400,
-        expected="oom",
-        description=f"a {rate:.0f} MB/s leak beside a process taking {what}",
+    work = [Workload(1, _t(rng, 0.5, 3), ballast(b))]
+    if swinger_first:
+        work.append(Workload(3, round(start - _u(rng, 8, 12), 1), swinger, init_s=_init(rng)))
+    work.append(Workload(2, start, leak(rate, rng=rng, jitter=0.2), init_s=_init(rng)))
+    if not swinger_first:
+        work.append(Workload(3, round(start + _u(rng, 3, 20), 1), swinger, init_s=_init(rng)))
+    where = (
+        "beginning beside a process already taking" if swinger_first else "beside a process taking"
     )
+    return build(
+        name, work, 400, expected="oom", description=f"a {rate:.0f} MB/s leak {where} {what}"
+    )
+
+
+def fam_swinger_leak(rng: random.Random, name: str) -> Trace:
+    return _leak_and_swinger(rng, name, swinger_first=False)
 
 
 def fam_swinger_then_leak(rng: random.Random, name: str) -> Trace:
-    rate = _logu(rng, 60, 300)
-    swing, swinger, what = _swinger(rng)
-    start = _t(rng, 15, 45)
-    room = rate * MB * _u(rng, 50, 150)
-    b = _ballast_for(room, CONTEXT, CONTEXT, swing * GB)
-    return build(
-        name,
-        [
-            Workload(1, _t(rng, 0.5, 3), ballast(b)),
-            Workload(3, round(start - _u(rng, 8, 12), 1), swinger, init_s=_init(rng)),
-            Workload(2, start, leak(rate, rng=rng, jitter=0.2), init_s=_init(rng)),
-        ],
-        400,
-        expected="oom",
-        description=f"a {rate:.0f} MB/s leak beginning beside a process already taking {what}",
-    )
+    return _leak_and_swinger(rng, name, swinger_first=True)
 
 
 def fam_swinger_plateau(rng: random.Random, name: str) -> Trace:
