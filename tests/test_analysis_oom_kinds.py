@@ -1135,3 +1135,68 @@ def test_new_highs_of_random_batches_on_a_tight_gpu_never_warn() -> None:
 
             preds = _run(_series(120, dt, procs))[1]
             assert not any(x is not None and x.alert for x in preds), (seed, dt)
+
+
+def test_a_leak_beginning_while_a_swinger_is_down_warns_at_once() -> None:
+    """A process takes 2.5 GB for 5 s of every 20 (down for longer than the envelope
+    remembers its peak) from t=0; a 100 MB/s leak begins beside it at t=45, after two
+    swings at least, at every phase of its swing. Where the swinger is down when the
+    leak first rises, what it gave back is held for it from then (`_outside`): the
+    leak is not hidden under the envelope's memory of the swing until it outgrows it,
+    and the swings before are not a swinging series the leak must climb. Where its
+    swing up had begun a growth of its own, that growth ends when another process
+    rises while it is down. The alert comes within 4 s of the leak's start at every
+    phase (it took up to 16 s where no growth was open at the give-back) and stands
+    until the failure."""
+    for phase in range(20):
+
+        def procs(t: float, phase: int = phase) -> dict[int, float]:
+            return {
+                1: TOTAL - 12 * GB,
+                2: 0.5 * GB + max(0.0, t - 45) * 100 * MB,
+                3: 0.5 * GB + (2.5 * GB if (t + phase) % 20 < 5 else 0.0),
+            }
+
+        fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+        by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+        first = min(t for t, x in by_t.items() if x is not None and x.alert)
+        assert first <= 49, (phase, first)
+        assert _alert_run(by_t, first, fails - 1), phase
+
+
+def test_a_swinger_taking_back_what_it_gave_before_a_growth_is_not_a_load() -> None:
+    """A process takes 2.5 GB for 5 s of every 15 (up from t=0); a 100 MB/s leak begins
+    beside it at t=8, while it is down. When it takes its 2.5 GB again (t=15, 30...) that
+    is a swing, not an allocation event that ends the growth (as in the recording
+    step_leak_beside_swinger: the alert dropped there and came back 9 s later), and the
+    ranges hold the swing that no longer fits."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: TOTAL - 10 * GB, 3: 0.5 * GB + (2.5 * GB if t % 15 < 5 else 0.0)}
+        out[2] = 0.5 * GB + max(0.0, t - 8) * 100 * MB
+        return out
+
+    fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+    by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 11, fails - 1)
+    held = _held(by_t, fails, 16)
+    assert sum(held) >= 0.8 * len(held), (sum(held), len(held))
+
+
+@pytest.mark.parametrize("periods", [(6, 10), (7, 20), (12, 13)], ids=str)
+def test_swingers_beside_each_other_with_no_growth_never_warn(periods: tuple[int, int]) -> None:
+    """Two processes swing beside a ballast with 5.5 GB left: 2 GB for a third of every
+    `periods[0]` s and 1.5 GB for a half of every `periods[1]` s, for five minutes, and
+    nothing grows. Each one's rises while the other is down are swings the series holds
+    (`_outside`), never a staircase: no alert at any time."""
+    a, b = periods
+
+    def procs(t: float) -> dict[int, float]:
+        return {
+            1: TOTAL - 5.5 * GB,
+            2: 0.5 * GB + (2 * GB if t % a < a / 3 else 0.0),
+            3: 0.5 * GB + (1.5 * GB if (t + 3) % b < b / 2 else 0.0),
+        }
+
+    by_t = _by_time(_series(300, 1.0, procs))
+    assert not any(x is not None and x.alert for x in by_t.values())

@@ -12,7 +12,13 @@ process that took no part in the growth gives back leaves the series where it wa
 part either: its rise was a swing), and what it takes again neither shrinks the room
 nor hides the growth's own rise in that sample. From its first give-back the growth's
 past is read again with it held (`_reread`): swings it made before the onset were
-its own, not a swinging series'.
+its own, not a swinging series'. Outside a growth (`_outside`) a process's swings
+stay in the series until another process rises while it is down and the envelope
+still holds its peak: from then the series holds it at that peak, over the
+envelope's span too, so the other's growth is not hidden under the swing's memory
+(and a growth its own swing began is over); what a process takes back, just what it
+gave, is a swing, not a rise, however long it stayed down. A growth that begins
+starts with these holds, and one that ends leaves them held.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
@@ -930,8 +936,17 @@ class OOMPredictor:
         self._arrived: set[ProcessIdentity] = set()  # processes first seen this sample ...
         self._arrived_before: set[ProcessIdentity] = set()  # ... and the sample before
         self._rising: dict[ProcessIdentity, int] = {}  # samples in a row each process rose
-        # Each sample's process sizes over the envelope's span (to re-read the past).
-        self._history: deque[tuple[float, Mapping[ProcessIdentity, float]]] = deque()
+        # Outside a growth (`_outside`): processes below the size they last gave back
+        # from (size then, since when), what the series holds for them (bytes, since
+        # when), and how long those that took it again stayed down.
+        self._down: dict[ProcessIdentity, tuple[float, float]] = {}
+        self._kept: dict[ProcessIdentity, tuple[float, float]] = {}
+        self._swingers: dict[ProcessIdentity, float] = {}
+        # Each sample's process sizes over the envelope's span (to re-read the past), and
+        # by how much the series then held each process above its size.
+        self._history: deque[
+            tuple[float, Mapping[ProcessIdentity, float], dict[ProcessIdentity, float]]
+        ] = deque()
         self._deep: dict[ProcessIdentity, DeepStats] = {}  # this sample's, where they fit
         self._dts: deque[float] = deque(maxlen=21)
         self._last: OOMPrediction | None = None
@@ -1048,6 +1063,10 @@ class OOMPredictor:
         gone = self._present - seen
         self._present = seen
         departed = {ident: v for ident, v in self._sizes.items() if ident in gone}
+        for ident in gone:
+            self._down.pop(ident, None)
+            self._kept.pop(ident, None)
+            self._swingers.pop(ident, None)
         dropped = gone and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES
         if dropped and self._prev is not None and self._bystanders(gone, departed):
             # Processes that took no part in the growth left: their memory is room for
@@ -1068,11 +1087,15 @@ class OOMPredictor:
             self._prev = None
             self._episode = self._dormant = None
             self._offset = 0.0
+            self._down.clear()
+            self._kept.clear()
             appeared = 0.0
             if self._pelt is not None:
                 self._pelt.reset()
         self._note_stops(sizes)
         swings, loads = self._aside(t, sizes)
+        if self._episode is None:
+            swings += self._outside(t, sizes)
         appeared += loads
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
@@ -1093,7 +1116,10 @@ class OOMPredictor:
         self._window.append((t, level))
         while self._window and self._window[0][0] < t - span:
             self._window.popleft()
-        self._history.append((t, sizes))
+        holds = {ident: held for ident, (held, _) in self._kept.items()}
+        if self._episode is not None:
+            holds.update(self._episode.held)
+        self._history.append((t, sizes, holds))
         while self._history[0][0] < t - span:
             self._history.popleft()
         peak = max(v for _, v in self._window)
@@ -1177,13 +1203,26 @@ class OOMPredictor:
             return 0.0, 0.0
         # A process whose rise in the growth was a swing (it gave it all back while
         # another grows on) stands outside it from here, as if it had first moved down.
-        back = {
-            ident
-            for ident, v in sizes.items()
-            if ident in self._sizes
-            and ep.swings_back(ident, self._sizes[ident], v)
-            and any(ep.grew(o, w) for o, w in sizes.items() if o != ident)
-        }
+        # Where nothing else grew, the growth was that swing (or bursts of a leak): should
+        # another process rise while it is still down, the growth is over and the series
+        # holds the swing for it as outside a growth (`_outside`).
+        back = set()
+        for ident, v in sizes.items():
+            before = self._sizes.get(ident)
+            if before is None:
+                continue
+            if v - before > NOISE_BYTES:
+                span = max(ENVELOPE_S, 2.5 * self._interval())
+                if any(o != ident and t - since <= span for o, (_, since) in self._down.items()):
+                    self._release(ep)
+                    self._episode = None
+                    return 0.0, 0.0
+                self._down.pop(ident, None)
+            elif ep.swings_back(ident, before, v):
+                if any(ep.grew(o, w) for o, w in sizes.items() if o != ident):
+                    back.add(ident)
+                else:
+                    self._down[ident] = (before, t)
         ep.moved -= back
         moves = {
             ident: v - self._sizes[ident]
@@ -1237,7 +1276,7 @@ class OOMPredictor:
         swing up it made after the onset was read as a rise of the growth: the peak
         holds it).
         """
-        known = {**ep.before_sizes, **dict(self._history)}
+        known = {**ep.before_sizes, **{tb: v for tb, v, _ in self._history}}
 
         def lift(tb: float) -> float:
             v = known.get(tb, {}).get(ident)
@@ -1251,6 +1290,117 @@ class OOMPredictor:
             ep.spread0 = min(ep.spread0, top0 - ep.floor0)
         for p in ep.points:
             p.used = min(p.peak, p.used + lift(p.t))
+
+    def _outside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> float:
+        """Bytes by which processes' swings move the series' offset while no growth is
+        open, as `_aside` does inside one.
+
+        A process that gives memory back is *down* from the size it gave it back from.
+        While it is down and the envelope still holds its peak, another process's rise
+        is growth the envelope would hide until it outgrew that peak. From then on the
+        series holds the process at that size (`_kept`), over the envelope's span too
+        (its swings there were its own, not the series'), and what it takes again is a
+        swing, not growth. A process's own bursts with nothing else moving stay in the
+        series as they are (random batch sizes must not become a high-water mark). A
+        growth that begins starts with these holds (`_seed`).
+        """
+        if self._prev is None:
+            self._down.clear()
+            return 0.0
+        span = max(ENVELOPE_S, 2.5 * self._interval())
+        swings = 0.0
+        risers: set[ProcessIdentity] = set()
+        for ident, v in sizes.items():
+            before = self._sizes.get(ident)
+            if before is None:
+                continue
+            m = v - before
+            if m < -NOISE_BYTES:
+                self._down.setdefault(ident, (before, t))
+            elif m > NOISE_BYTES:
+                top, since = self._down.pop(ident, (0.0, t))
+                if abs(v - top) <= max(NOISE_BYTES, ARRIVAL_SLACK * (top - before)):
+                    # It took back just what it gave (after the envelope forgot its peak,
+                    # perhaps): a swing, as if it had stayed there, not a rise.
+                    self._hold_past(ident, top, since)
+                    self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
+                    continue
+                kept = self._kept.get(ident)
+                if kept is not None:
+                    held, since = kept
+                    take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+                    swings += take
+                    m -= take
+                    self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
+                    if held - take > NOISE_BYTES:
+                        self._kept[ident] = (held - take, since)
+                    else:
+                        del self._kept[ident]
+                if m > NOISE_BYTES:
+                    risers.add(ident)
+        if not risers:
+            return swings
+        for ident, (top, since) in list(self._down.items()):
+            now = sizes.get(ident)
+            if ident in risers or now is None or t - since > span or top - now <= NOISE_BYTES:
+                continue
+            self._hold_past(ident, top, -math.inf)
+            held, first = self._kept.get(ident, (0.0, since))
+            self._kept[ident] = (held + top - now, first)
+            del self._down[ident]
+            swings -= top - now
+        return swings
+
+    def _hold_past(self, ident: ProcessIdentity, top: float, start: float) -> None:
+        """Lift the envelope's past from `start` on by what `ident` lacked of `top`, less
+        what the series already held for it then (as if it had stayed there), and the
+        previous sample with it."""
+        if self._prev is None:
+            return
+        first = next((sz[ident] for _, sz, _ in self._history if ident in sz), None)
+        lifts: dict[float, float] = {}
+        for tb, sz, holds in self._history:
+            v = sz.get(ident, first)
+            if v is not None and tb >= start:
+                lift = max(0.0, top - v - holds.get(ident, 0.0))
+                if lift > 0.0:
+                    lifts[tb] = lift
+                    holds[ident] = holds.get(ident, 0.0) + lift
+        self._window = deque((tb, v + lifts.get(tb, 0.0)) for tb, v in self._window)
+        if not self._window:
+            return
+        pt, ppeak, phead, _pfloor, plevel = self._prev
+        peak = max(v for _, v in self._window)
+        level = self._window[-1][1]
+        head = max(0.0, phead - (peak - ppeak) + (level - plevel))
+        self._prev = (pt, peak, head, min(v for _, v in self._window), level)
+
+    def _seed(self, ep: _Episode) -> None:
+        """A growth begins (or resumes) with what the series holds for processes
+        outside it (`_outside`): each at the size it gave back from, held until it
+        takes it again; those that swung before swing on."""
+        for ident, (held, since) in self._kept.items():
+            ep.held[ident] = ep.held.get(ident, 0.0) + held
+            ep.given_t.setdefault(ident, since)
+            ep.sizes0[ident] = self._sizes.get(ident, 0.0) + ep.held[ident]
+        for ident, off in self._swingers.items():
+            ep.swung[ident] = max(ep.swung.get(ident, 0.0), off)
+        self._kept.clear()
+        self._down.clear()
+
+    def _release(self, *eps: _Episode | None) -> None:
+        """A growth ends: what the series holds for processes outside it stays held
+        (the offset keeps it), so what they take again stays a swing."""
+        for ep in eps:
+            if ep is None:
+                continue
+            for ident, held in ep.held.items():
+                if held > NOISE_BYTES and ident in self._sizes:
+                    was, first = self._kept.get(ident, (0.0, ep.given_t.get(ident, ep.t0)))
+                    self._kept[ident] = (was + held, first)
+            for ident, off in ep.swung.items():
+                self._swingers[ident] = max(self._swingers.get(ident, 0.0), off)
+            ep.held = {}
 
     def _bystanders(
         self, gone: set[ProcessIdentity], departed: Mapping[ProcessIdentity, float]
@@ -1293,6 +1443,7 @@ class OOMPredictor:
                 # An event, not a trend. The envelope starts at the new level: a
                 # growth after it is measured from there, not against the floor from
                 # before the load.
+                self._release(self._episode, self._dormant)
                 self._episode = self._dormant = None
                 self._window.clear()
                 self._window.append((t, peak))
@@ -1317,12 +1468,18 @@ class OOMPredictor:
                 resumed = self._resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
                 if resumed is not None:
                     resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1])
+                    # (with the holds the growth began with: `_seed`)
+                    resumed.held = ep.held
+                    resumed.given_t.update(ep.given_t)
+                    resumed.sizes0.update({i: ep.sizes0[i] for i in ep.held})
+                    resumed.swung.update(ep.swung)
                     ep = self._episode = resumed
                 self._dormant = None
             if ep is None and self._dormant is not None:
                 ep = self._episode = self._resumed(self._dormant, t, grow, appeared)
                 if ep is not None:
                     self._dormant = None  # else kept for the next rise (above)
+                    self._seed(ep)
             if ep is None:
                 ep = self._episode = _Episode(
                     t0=pt,
@@ -1332,12 +1489,14 @@ class OOMPredictor:
                     floor0=pfloor,
                     sizes0=dict(self._onset_sizes),
                     before=[q for q in self._window if q[0] < t],
-                    before_sizes={tb: v for tb, v in self._history if tb < t},
+                    before_sizes={tb: v for tb, v, _ in self._history if tb < t},
                 )
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
                 ep.fresh = fresh
+                self._seed(ep)
             ep.add_rise(t, grow, peak)
         elif grow < -max(noise, 0.02 * total):
+            self._release(self._episode, self._dormant)
             self._episode = self._dormant = None  # memory was given back: growth is over
             return False
         if ep is None:
@@ -1366,6 +1525,7 @@ class OOMPredictor:
         )
         quiet = ep.spread0 <= peak - ep.level0
         if pause > (max(limit, rest) if quiet else limit):
+            self._release(ep, self._dormant)
             self._episode = None  # growth stopped, or rests longer than it did before
             self._dormant = ep if quiet else None
             return False
