@@ -9,7 +9,9 @@ scored:
 - an alert is a prediction whose low end is at most `[alerts] oom_warning_seconds`;
 - OOM recordings: lead = OOM time minus the start of the alert run still
   standing at the OOM; possible = OOM time minus the `start` event of the
-  process that ran out; lead ratio = min(1, lead / possible); coverage = the
+  workload that grew: the process that ran out, unless it did not grow (a
+  swinger whose swing found no room beside a leak: `grower`), then the earliest
+  started of those that grew beside it; lead ratio = min(1, lead / possible); coverage = the
   share of alert samples whose true time left lies inside the range, counted
   only when the median high/low ratio over those samples is at most 2;
 - no-OOM recordings (and every GPU that did not run out): any alert sample is
@@ -49,6 +51,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "traces"
 SHARED = ROOT.parent / "shared" / "traces"
 DEFAULT_BASELINE = ROOT / "build" / "vramtop-0.1.0"
 PLATEAU_GRACE_S = 5.0
+GREW_WINDOW_S = 10.0  # a process grew if its lowest size over the last this many seconds ...
+GREW_SINCE_S = 30.0  # ... before the OOM stands above its lowest over up to this long before
+GREW_ARRIVAL_S = 2.0  # ... (not counting its first seconds: a context before its first tensors)
+GREW_BYTES = 256 * 1024 * 1024  # ... by more than this
 TARGET_LEAD, TARGET_COVERAGE, MAX_WIDTH = 0.90, 0.80, 2.0
 
 sys.path.insert(0, str(ROOT / "src"))
@@ -205,6 +211,41 @@ def oom_gpu(tr: trace_mod.Trace, pid: int | None) -> int | None:
     return None
 
 
+def _grew(tr: trace_mod.Trace, gpu: int, pid: int, t_oom: float) -> bool:
+    """Did this process grow toward the OOM? Its lowest size over the last
+    `GREW_WINDOW_S` before it against its lowest over up to `GREW_SINCE_S` before that
+    (from its first seconds on, if later): a leak's troughs climb, a swinger's and a
+    still process's do not."""
+    sizes = [
+        (snap.t, float(p.used_bytes))
+        for snap in tr.samples
+        if snap.t < t_oom
+        for d in snap.devices
+        if d.index == gpu
+        for p in d.processes
+        if p.pid == pid and p.used_bytes is not None
+    ]
+    if not sizes:
+        return False
+    since = max(sizes[0][0] + GREW_ARRIVAL_S, t_oom - GREW_WINDOW_S - GREW_SINCE_S)
+    then = [v for t, v in sizes if since <= t < max(t_oom - GREW_WINDOW_S, since + 1.0)]
+    last = [v for t, v in sizes if t >= t_oom - GREW_WINDOW_S]
+    return bool(then and last) and min(last) - min(then) > GREW_BYTES
+
+
+def grower(tr: trace_mod.Trace, gpu: int, oom_pid: int | None, t_oom: float) -> int | None:
+    """The workload that grew toward the OOM: the process that ran out if it grew,
+    else the earliest started of the others on the GPU that did (None if none did)."""
+    if oom_pid is None or _grew(tr, gpu, oom_pid, t_oom):
+        return oom_pid
+    starts = sorted(
+        (e.t, e.pid)
+        for e in tr.events
+        if e.event == "start" and e.pid is not None and e.pid != oom_pid and e.t <= t_oom
+    )
+    return next((pid for _, pid in starts if _grew(tr, gpu, pid, t_oom)), oom_pid)
+
+
 def score_gpu(tr: trace_mod.Trace, gpu: int, series: Series, warning_s: float = 300.0) -> GpuScore:
     ooms = [e for e in tr.events if e.event == "oom"]
     oom = next((e for e in ooms if oom_gpu(tr, e.pid) == gpu), None)
@@ -229,9 +270,12 @@ def score_gpu(tr: trace_mod.Trace, gpu: int, series: Series, warning_s: float = 
         return s
 
     t_oom = oom.t
-    starts = [e.t for e in tr.events if e.event == "start" and e.pid == oom.pid and e.t <= t_oom]
+    grew = grower(tr, gpu, oom.pid, t_oom)
+    if grew != oom.pid:
+        s.notes.append(f"the process that ran out did not grow; possible from pid {grew}'s start")
+    starts = [e.t for e in tr.events if e.event == "start" and e.pid == grew and e.t <= t_oom]
     if not starts:
-        s.notes.append("no start event for the process that ran out; possible from first sample")
+        s.notes.append("no start event for the workload that grew; possible from first sample")
     t_start = starts[-1] if starts else tr.samples[0].t
     before = [(t, lo, hi) for t, lo, hi in series if t < t_oom]
     run_start: float | None = None

@@ -98,6 +98,25 @@ def test_there_are_recordings_of_both_kinds() -> None:
     assert len(NO_OOM_RECORDINGS) >= 4
 
 
+def _recording(name: str) -> trace_mod.Trace:
+    return next(tr for tr in RECORDINGS if _id(tr) == name)
+
+
+def test_the_possible_lead_counts_from_the_workload_that_grew() -> None:
+    """The measure counts the possible lead from the start of the workload that grew
+    (../shared/traces/README.md): the process that ran out, as in leak_60, unless it
+    did not grow. In swinger_then_leak the swinger (pid 539, started at t=11.1) ran
+    out when its swing found no room; the leak beside it (pid 568) started at t=31.1."""
+    (leak,) = _scores(_recording("leak_60.jsonl"))
+    assert leak.possible_s == pytest.approx(59.0026 - 9.342)
+    assert not leak.notes
+    swinger = _recording("swinger_then_leak.jsonl")
+    assert bench.grower(swinger, 0, 539, 99.3003) == 568
+    (score,) = _scores(swinger)
+    assert score.possible_s == pytest.approx(99.3003 - 31.1065)
+    assert score.notes == ["the process that ran out did not grow; possible from pid 568's start"]
+
+
 # --- every recording, at the default 1 Hz ---------------------------------------------------
 
 

@@ -1460,6 +1460,7 @@ class OOMPredictor:
             came = sum(self._onset_sizes.get(i, 0.0) for i in self._arrived_before)
             fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
             if fresh and ep is not None and not ep.trend_beside(own):
+                self._release(ep)
                 ep = None  # what came before it was not a trend (yet): start from here
             if ep is not None and self._dormant is not None and len(ep.rises) == 1:
                 # The first rise after a pause spans only part of a sampling interval
