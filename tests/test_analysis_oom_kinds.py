@@ -1200,3 +1200,29 @@ def test_swingers_beside_each_other_with_no_growth_never_warn(periods: tuple[int
 
     by_t = _by_time(_series(300, 1.0, procs))
     assert not any(x is not None and x.alert for x in by_t.values())
+
+
+@pytest.mark.parametrize(("period", "up"), [(20, 5), (15, 5), (10, 3)], ids=str)
+def test_beside_a_swinger_of_known_rhythm_the_range_ends_at_its_swings(
+    period: int, up: int
+) -> None:
+    """A process takes 2 GB for `up` s of every `period` from t=8 beside a 150 MB/s
+    leak. The GPU fails at the first swing up after the leak has taken the room the
+    swing needs. Once its rhythm is known, the range's ends are the swings the
+    crossing's ends may meet (`_Cycle.fails`), not the crossing and as long after it
+    as the process ever rested: every range from its third swing holds the failure,
+    and the median one is at most 1.55x wide (it was 3.1x, 2.0x and 1.6x)."""
+    procs = _leak_beside(
+        lambda t: 0.5 * GB + (2 * GB if t >= 8 and (t - 8) % period < up else 0.0), 150.0
+    )
+    fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+    by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+    since = 8 + 2 * period + 1
+    held = _held(by_t, fails, since)
+    assert len(held) >= fails - since - 1 and all(held)
+    widths = [
+        x.seconds_high / x.seconds_low
+        for t, x in by_t.items()
+        if t >= since and x is not None and x.alert and x.seconds_low > 0
+    ]
+    assert sorted(widths)[len(widths) // 2] <= 1.55

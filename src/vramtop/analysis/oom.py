@@ -22,7 +22,10 @@ starts with these holds, and one that ends leaves them held.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
-taken the room the swing needs, which the slow end of the range reaches. Each
+taken the room the swing needs, which the slow end of the range reaches. Beside one
+such process whose rhythm is known (`_Cycle`: how long it rests and swings, and its
+cycle from its first swing to its newest), the range's ends are the swings the
+crossing's ends may meet, each cycle ahead less certain than the one before. Each
 sample it answers two questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
@@ -305,6 +308,81 @@ class _Range:
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
     delay: float = 0.0  # seconds to add: the allocator's wait at full, less time already spent
+
+
+def _spread(was: tuple[float, float] | None, x: float) -> tuple[float, float]:
+    return (x, x) if was is None else (min(was[0], x), max(was[1], x))
+
+
+@dataclass(slots=True)
+class _Cycle:
+    """How a process has swung: how long it stayed down between swings and up during
+    them (shortest, longest), when it last went each way, and by how much."""
+
+    down: tuple[float, float] | None = None
+    up: tuple[float, float] | None = None
+    went_down: float = -math.inf
+    went_up: float = -math.inf
+    swing: float = 0.0
+    first_up: float = -math.inf  # its first swing up, and how many cycles since
+    cycles: int = 0
+
+    def moved(self, t: float, m: float) -> None:
+        if m < -NOISE_BYTES and self.went_up >= self.went_down:
+            if self.went_up > -math.inf:
+                self.up = _spread(self.up, t - self.went_up)
+            self.went_down = t
+            self.swing = -m
+        elif m > NOISE_BYTES and self.went_down >= self.went_up:
+            if self.went_down > -math.inf:
+                self.down = _spread(self.down, t - self.went_down)
+            self.went_up = t
+            if self.first_up == -math.inf:
+                self.first_up = t
+            else:
+                self.cycles += 1
+
+    def fails(self, t: float, c: float, dt: float, early: bool) -> float | None:
+        """Seconds from `t` to the failure of a growth that has taken the room this
+        process's swing needs `c` seconds from `t`: then if it is up, else at its next
+        swing up; the earliest that can be (`early`) or the latest.
+
+        Each move came up to a sample before it was seen, and each rest and swing
+        measured is a sample off either way; its cycle is the time from its first swing
+        up to its newest over the cycles between, a sample off either way over all of
+        them (with one rest and one swing seen, their sum, two samples off). The k-th swing up from here starts between the earliest next start plus
+        k of the shortest cycles and the latest plus k of the longest, an uncertainty
+        that grows with every cycle ahead. None where it rests longer than it ever
+        has (it may not come back) or its rhythm is not known yet."""
+        if self.down is None or self.up is None:
+            return None
+        (rest_lo, rest_hi), (up_lo, up_hi) = self.down, self.up
+        if self.cycles:
+            span = self.went_up - self.first_up
+            cycle_lo, cycle_hi = (span - dt) / self.cycles, (span + dt) / self.cycles
+        else:  # one rest and one swing seen
+            cycle_lo, cycle_hi = up_lo + rest_lo - 2 * dt, up_hi + rest_hi + 2 * dt
+        cycle_lo = max(dt, cycle_lo)
+        at = t + c
+        if self.went_down > self.went_up:
+            first_lo = self.went_down - dt + max(0.0, rest_lo - dt)
+            first_hi = self.went_down + rest_hi + dt
+            if first_hi < t:
+                return None
+        else:
+            if at < self.went_up + max(0.0, up_lo - dt) or (
+                early and at < self.went_up + up_hi + dt
+            ):
+                return c  # it is (or may still be) up then
+            first_lo, first_hi = self.went_up - dt + cycle_lo, self.went_up + cycle_hi
+        if at < first_lo:
+            return first_lo - t if early else first_hi - t
+        k = math.floor((at - first_lo) / cycle_lo)  # the last swing that may start by then
+        if early:
+            if first_hi + k * cycle_hi + up_hi + dt >= at:
+                return c  # ... may still be up then
+            return first_lo + (k + 1) * cycle_lo - t
+        return first_hi + (k + 1) * cycle_hi - t
 
 
 @dataclass(frozen=True, slots=True)
@@ -942,6 +1020,7 @@ class OOMPredictor:
         self._down: dict[ProcessIdentity, tuple[float, float]] = {}
         self._kept: dict[ProcessIdentity, tuple[float, float]] = {}
         self._swingers: dict[ProcessIdentity, float] = {}
+        self._cycles: dict[ProcessIdentity, _Cycle] = {}  # every process's swings
         # Each sample's process sizes over the envelope's span (to re-read the past), and
         # by how much the series then held each process above its size.
         self._history: deque[
@@ -1067,6 +1146,7 @@ class OOMPredictor:
             self._down.pop(ident, None)
             self._kept.pop(ident, None)
             self._swingers.pop(ident, None)
+            self._cycles.pop(ident, None)
         dropped = gone and self._window and used - self._offset < self._window[-1][1] - NOISE_BYTES
         if dropped and self._prev is not None and self._bystanders(gone, departed):
             # Processes that took no part in the growth left: their memory is room for
@@ -1093,6 +1173,10 @@ class OOMPredictor:
             if self._pelt is not None:
                 self._pelt.reset()
         self._note_stops(sizes)
+        for ident, v in sizes.items():
+            before = self._sizes.get(ident)
+            if before is not None and abs(v - before) > NOISE_BYTES:
+                self._cycles.setdefault(ident, _Cycle()).moved(t, v - before)
         swings, loads = self._aside(t, sizes)
         if self._episode is None:
             swings += self._outside(t, sizes)
@@ -1621,6 +1705,8 @@ class OOMPredictor:
         # as long after as the process stayed down between swings.
         off = max(ep.swung.values(), default=0.0)
         high = max(0.0, (room + slack) / slow + rr.delay + off) if slow > 0 else math.inf
+        if len(ep.swung) == 1 and slow > 0:
+            low, high = self._at_swing(ep, t, low, high - off, fast, slow, room, dt)
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -1682,6 +1768,34 @@ class OOMPredictor:
             capped=capped,
             alert=(not capped) and low <= s.warning_seconds,
         )
+
+    def _at_swing(
+        self,
+        ep: _Episode,
+        t: float,
+        low: float,
+        high: float,
+        fast: float,
+        slow: float,
+        room: float,
+        dt: float,
+    ) -> tuple[float, float]:
+        """The range beside one swinging process whose rhythm is known: the growth
+        takes the room its swing needs `low` to `high` seconds from now, and the GPU
+        fails then if the swing is up, else at its next swing up (`_Cycle.fails`), or
+        once the growth has taken the swing's room too while it rests. Where its
+        rhythm is not known, or it rests longer than it ever has, the slow end reaches
+        as far past the crossing as it ever stayed down (`off`)."""
+        ((ident, off),) = ep.swung.items()
+        cycle = self._cycles.get(ident)
+        early = cycle.fails(t, low, dt, early=True) if cycle is not None else None
+        late = cycle.fails(t, high, dt, early=False) if cycle is not None else None
+        if early is None or late is None:
+            return low, high + off
+        # (while it rests, the growth may take the room of its swing too)
+        swing = max(ep.held.get(ident, 0.0), cycle.swing) if cycle is not None else 0.0
+        late = min(late, high + off, high + swing / slow)
+        return min(early, low + swing / fast), max(early, late)
 
     def _needed_confidence(self, low: float) -> float:
         """`min_confidence`, and more the further off the failure could come at the
