@@ -350,11 +350,12 @@ class _Cycle:
         Each move came up to a sample before it was seen, and each rest and swing
         measured is a sample off either way; its cycle is the time from its first swing
         up to its newest over the cycles between, a sample off either way over all of
-        them (with one rest and one swing seen, their sum, two samples off). The k-th swing up from here starts between the earliest next start plus
-        k of the shortest cycles and the latest plus k of the longest, an uncertainty
-        that grows with every cycle ahead. None where it rests longer than it ever
-        has (it may not come back) or its rhythm is not known yet."""
-        if self.down is None or self.up is None:
+        them (with one rest and one swing seen, their sum, two samples off). The k-th
+        swing up from here starts between the earliest next start plus k of the
+        shortest cycles and the latest plus k of the longest, an uncertainty that
+        grows with every cycle ahead. None where it rests longer than it ever has (it
+        may not come back) or its rhythm is not known yet."""
+        if self.down is None or self.up is None or not math.isfinite(t + c):
             return None
         (rest_lo, rest_hi), (up_lo, up_hi) = self.down, self.up
         if self.cycles:
@@ -1174,9 +1175,9 @@ class OOMPredictor:
                 self._pelt.reset()
         self._note_stops(sizes)
         for ident, v in sizes.items():
-            before = self._sizes.get(ident)
-            if before is not None and abs(v - before) > NOISE_BYTES:
-                self._cycles.setdefault(ident, _Cycle()).moved(t, v - before)
+            was = self._sizes.get(ident)
+            if was is not None and abs(v - was) > NOISE_BYTES:
+                self._cycles.setdefault(ident, _Cycle()).moved(t, v - was)
         swings, loads = self._aside(t, sizes)
         if self._episode is None:
             swings += self._outside(t, sizes)
