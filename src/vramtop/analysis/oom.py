@@ -218,6 +218,7 @@ CHANGE_MIN_ARRIVALS = 4.0  # ... over a window that holds this many arrivals, on
 CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in the null
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
+SWING_SHARE = 0.01  # a process moving this much (of the GPU) at once swings (`_outside`, `_Cycle`)
 LUMPY_FACTOR = 0.35  # ... such a staircase of loads counts as about a third of the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
 CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
@@ -1173,14 +1174,19 @@ class OOMPredictor:
             appeared = 0.0
             if self._pelt is not None:
                 self._pelt.reset()
-        self._note_stops(sizes)
-        for ident, v in sizes.items():
-            was = self._sizes.get(ident)
-            if was is not None and abs(v - was) > NOISE_BYTES:
-                self._cycles.setdefault(ident, _Cycle()).moved(t, v - was)
+        moves = {
+            ident: m
+            for ident, v in sizes.items()
+            if ident in self._sizes and abs(m := v - self._sizes[ident]) > NOISE_BYTES
+        }
+        self._note_stops(sizes, moves)
+        swing = SWING_SHARE * total
+        for ident, m in moves.items():
+            if abs(m) >= swing:
+                self._cycles.setdefault(ident, _Cycle()).moved(t, m)
         swings, loads = self._aside(t, sizes)
         if self._episode is None:
-            swings += self._outside(t, sizes)
+            swings += self._outside(t, sizes, moves, swing)
         appeared += loads
         kept = {ident: v for ident, v in self._sizes.items() if ident in seen}
         # Sizes at the previous sample (arrivals: their first size) for a new onset.
@@ -1248,22 +1254,19 @@ class OOMPredictor:
                 ep.rebase(last.start_t)
         return self._predict(ep, t, peak, headroom, total, dt, process_phases)
 
-    def _note_stops(self, sizes: Mapping[ProcessIdentity, float]) -> None:
+    def _note_stops(
+        self, sizes: Mapping[ProcessIdentity, float], moves: Mapping[ProcessIdentity, float]
+    ) -> None:
         """A process that grew at every one of the last `STOP_HINT_RISES` samples or more
         and now did not, while another grows on: the growth's rate may change from its
         last rise, as where a process arrives (the episode's `stopped_t`). (The only
-        grower stopping is a pause, which the stall and rest logic read.)"""
-        rising: dict[ProcessIdentity, int] = {}
-        stopped = False
-        for ident, v in sizes.items():
-            before = self._sizes.get(ident)
-            if before is None:
-                continue
-            run = self._rising.get(ident, 0)
-            if v - before > NOISE_BYTES:
-                rising[ident] = run + 1
-            elif run >= STOP_HINT_RISES:
-                stopped = True
+        grower stopping is a pause, which the stall and rest logic read.) `moves`: this
+        sample's moves of the processes that were here before."""
+        rising = {ident: self._rising.get(ident, 0) + 1 for ident, m in moves.items() if m > 0}
+        stopped = any(
+            run >= STOP_HINT_RISES and ident in sizes and ident not in rising
+            for ident, run in self._rising.items()
+        )
         if stopped and rising and self._episode is not None and self._prev is not None:
             self._episode.stopped_t = self._prev[0]
         self._rising = rising
@@ -1376,7 +1379,13 @@ class OOMPredictor:
         for p in ep.points:
             p.used = min(p.peak, p.used + lift(p.t))
 
-    def _outside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> float:
+    def _outside(
+        self,
+        t: float,
+        sizes: Mapping[ProcessIdentity, float],
+        moves: Mapping[ProcessIdentity, float],
+        swing: float,
+    ) -> float:
         """Bytes by which processes' swings move the series' offset while no growth is
         open, as `_aside` does inside one.
 
@@ -1387,7 +1396,9 @@ class OOMPredictor:
         (its swings there were its own, not the series'), and what it takes again is a
         swing, not growth. A process's own bursts with nothing else moving stay in the
         series as they are (random batch sizes must not become a high-water mark). A
-        growth that begins starts with these holds (`_seed`).
+        growth that begins starts with these holds (`_seed`). `moves`: this sample's
+        moves of the processes that were here before; `swing`: the least give-back that
+        makes a process down (smaller ones hide little under the envelope).
         """
         if self._prev is None:
             self._down.clear()
@@ -1395,63 +1406,72 @@ class OOMPredictor:
         span = max(ENVELOPE_S, 2.5 * self._interval())
         swings = 0.0
         risers: set[ProcessIdentity] = set()
-        for ident, v in sizes.items():
-            before = self._sizes.get(ident)
-            if before is None:
+        lifts: list[tuple[ProcessIdentity, float, float]] = []
+        down, kept_all = self._down, self._kept
+        for ident, m in moves.items():
+            if m < 0:
+                if m <= -swing and ident not in down:
+                    down[ident] = (self._sizes[ident], t)
                 continue
-            m = v - before
-            if m < -NOISE_BYTES:
-                self._down.setdefault(ident, (before, t))
-            elif m > NOISE_BYTES:
-                top, since = self._down.pop(ident, (0.0, t))
-                if abs(v - top) <= max(NOISE_BYTES, ARRIVAL_SLACK * (top - before)):
+            if ident in down:
+                before = self._sizes[ident]
+                top, since = down.pop(ident)
+                if abs(before + m - top) <= max(NOISE_BYTES, ARRIVAL_SLACK * (top - before)):
                     # It took back just what it gave (after the envelope forgot its peak,
                     # perhaps): a swing, as if it had stayed there, not a rise.
-                    self._hold_past(ident, top, since)
+                    lifts.append((ident, top, since))
                     self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
                     continue
-                kept = self._kept.get(ident)
-                if kept is not None:
-                    held, since = kept
-                    take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
-                    swings += take
-                    m -= take
-                    self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
-                    if held - take > NOISE_BYTES:
-                        self._kept[ident] = (held - take, since)
-                    else:
-                        del self._kept[ident]
-                if m > NOISE_BYTES:
-                    risers.add(ident)
-        if not risers:
-            return swings
-        for ident, (top, since) in list(self._down.items()):
-            now = sizes.get(ident)
-            if ident in risers or now is None or t - since > span or top - now <= NOISE_BYTES:
-                continue
-            self._hold_past(ident, top, -math.inf)
-            held, first = self._kept.get(ident, (0.0, since))
-            self._kept[ident] = (held + top - now, first)
-            del self._down[ident]
-            swings -= top - now
+            kept = kept_all.get(ident) if kept_all else None
+            if kept is not None:
+                held, since = kept
+                take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+                swings += take
+                m -= take
+                self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
+                if held - take > NOISE_BYTES:
+                    kept_all[ident] = (held - take, since)
+                else:
+                    del kept_all[ident]
+            if m > NOISE_BYTES:
+                risers.add(ident)
+        if risers and down:
+            for ident, (top, since) in list(down.items()):
+                now = sizes.get(ident)
+                if ident in risers or now is None or t - since > span or top - now <= NOISE_BYTES:
+                    continue
+                lifts.append((ident, top, -math.inf))
+                held, first = self._kept.get(ident, (0.0, since))
+                self._kept[ident] = (held + top - now, first)
+                del self._down[ident]
+                swings -= top - now
+        if lifts:
+            self._hold_past(lifts)
         return swings
 
-    def _hold_past(self, ident: ProcessIdentity, top: float, start: float) -> None:
-        """Lift the envelope's past from `start` on by what `ident` lacked of `top`, less
-        what the series already held for it then (as if it had stayed there), and the
-        previous sample with it."""
+    def _hold_past(self, lifts: Sequence[tuple[ProcessIdentity, float, float]]) -> None:
+        """Lift the envelope's past by what each process lacked of its size `top` from
+        `start` on (ident, top, start), less what the series already held for it then
+        (as if it had stayed there), and the previous sample with it."""
         if self._prev is None:
             return
-        first = next((sz[ident] for _, sz, _ in self._history if ident in sz), None)
-        lifts: dict[float, float] = {}
+        firsts = {
+            ident: next((sz[ident] for _, sz, _ in self._history if ident in sz), None)
+            for ident, _, _ in lifts
+        }
+        by_t: dict[float, float] = {}
         for tb, sz, holds in self._history:
-            v = sz.get(ident, first)
-            if v is not None and tb >= start:
-                lift = max(0.0, top - v - holds.get(ident, 0.0))
+            for ident, top, start in lifts:
+                v = sz.get(ident, firsts[ident])
+                if v is None or tb < start:
+                    continue
+                lift = top - v - holds.get(ident, 0.0)
                 if lift > 0.0:
-                    lifts[tb] = lift
+                    by_t[tb] = by_t.get(tb, 0.0) + lift
                     holds[ident] = holds.get(ident, 0.0) + lift
-        self._window = deque((tb, v + lifts.get(tb, 0.0)) for tb, v in self._window)
+        if not by_t:
+            return
+        self._window = deque((tb, v + by_t.get(tb, 0.0)) for tb, v in self._window)
         if not self._window:
             return
         pt, ppeak, phead, _pfloor, plevel = self._prev
