@@ -1226,3 +1226,25 @@ def test_beside_a_swinger_of_known_rhythm_the_range_ends_at_its_swings(
         if t >= since and x is not None and x.alert and x.seconds_low > 0
     ]
     assert sorted(widths)[len(widths) // 2] <= 1.55
+
+
+def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears() -> None:
+    """A growth of steps of very different sizes (60-400 MB a second, as a training
+    loop keeping its outputs grows), beside a ballast leaving 10 GB, skips one sample at
+    t=30 (the allocator had room cached), as in the recording train_leak_beside_eval: the
+    alert stands through it (a gap longer than every one before cleared it at once: the
+    alert stood from t=12 until t=29 and again from t=31, and the run counted from
+    there). The growth stops at t=45: the alert clears within 2 s, as a plateau's must."""
+    rng = random.Random(7)
+    steps = [rng.uniform(60, 400) * MB for _ in range(60)]
+
+    def grown(t: float) -> float:
+        n = min(int(t) - 10, 35) if t >= 10 else 0
+        return sum(steps[: max(0, n - (1 if t >= 30 else 0))])
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 10 * GB, 2: 0.5 * GB + grown(t)}
+
+    by_t = _by_time(_series(70, 1.0, procs))
+    assert _alert_run(by_t, 15, 44)
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 47)

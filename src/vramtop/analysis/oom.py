@@ -190,6 +190,8 @@ STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in prog
 STALL_RHYTHM_MIN_GAPS = 3  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
 STALL_RHYTHM_SPAN_S = 15.0  # ... at a slow refresh a rise per sample averages many steps)
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
+STALL_UNEVEN_CV2 = 0.25  # ... at once, unless its steps' sizes vary more than this
+STALL_UNEVEN_MAX_DT = 2.0  # ... and samples come this often or more
 IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than their longest gap
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
@@ -1840,13 +1842,15 @@ class OOMPredictor:
         rising at every sample or so; `STALL_RHYTHM_GAPS` gaps, or at a slow refresh
         fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`), a gap already
         longer (counting the sample still to come) than every one of its gaps says it
-        stopped: as likely as one gap in n + 1 being the longest (Laplace). On such a
-        rhythm, a newest rise under a fifth of its smallest step is growth that stopped
-        within that interval (a leak ending between two samples), so the pause runs
-        from the rise before it; a sample a process arrived in hides a rise as small
-        as NVML's accounting differences, so it does not count. Irregular steps have
-        long pauses now and then; for them the exponential decay says how long is too
-        long.
+        stopped: as likely as one gap in n + 1 being the longest (Laplace); where its
+        steps' sizes vary widely (a training loop's outputs), only once it is past the
+        longest, for such growth skips a sample now and then at a refresh of a second
+        or two. On such a rhythm, a newest rise under a fifth of its smallest step is
+        growth that stopped within that interval (a leak ending between two samples),
+        so the pause runs from the rise before it; a sample a process arrived in hides
+        a rise as small as NVML's accounting differences, so it does not count.
+        Irregular steps have long pauses now and then; for them the exponential decay
+        says how long is too long.
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
@@ -1867,13 +1871,15 @@ class OOMPredictor:
             # accounting differences went unseen in that sample, so it says nothing.
             pause -= dt
         steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
-        if (
-            steps
-            and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps)
-            and _cv2_classic(steps) <= STALL_REGULAR_CV2
-        ):
+        even = _cv2_classic(steps) <= STALL_REGULAR_CV2
+        if steps and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps) and even:
             pause = t - ep.rises[-2][0]
-        if pause > 0 and pause + dt > longest + 1e-9:
+        # Steps of very different sizes (a training loop's outputs, an allocator's
+        # segments) skip a sample of a second or two now and then: the gap must be
+        # past the longest (slower samples each span many steps).
+        uneven = dt <= STALL_UNEVEN_MAX_DT and _cv2_classic(steps) > STALL_UNEVEN_CV2
+        ahead = 0.0 if uneven else dt
+        if pause > 0 and pause + ahead > longest + 1e-9:
             stall = min(stall, 1 / (len(ep.gaps) + 1))
         return stall
 
