@@ -966,6 +966,12 @@ def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: flo
     )
 
 
+def _retaken(rise: float, held: float) -> float:
+    """How much of a process's `rise` takes back the `held` bytes it gave: all of it
+    when it is a few MB more than that (the same allocation), else what was held."""
+    return rise if rise <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+
+
 def _one_sample(gap: float, dt: float) -> bool:
     """Is a gap between rises one sampling interval (not two or more)?"""
     return gap < 1.5 * dt
@@ -1297,12 +1303,12 @@ class OOMPredictor:
         # another process rise while it is still down, the growth is over and the series
         # holds the swing for it as outside a growth (`_outside`).
         back = set()
+        span = max(ENVELOPE_S, 2.5 * self._interval())
         for ident, v in sizes.items():
             before = self._sizes.get(ident)
             if before is None:
                 continue
             if v - before > NOISE_BYTES:
-                span = max(ENVELOPE_S, 2.5 * self._interval())
                 if any(o != ident and t - since <= span for o, (_, since) in self._down.items()):
                     self._release(ep)
                     self._episode = None
@@ -1323,8 +1329,7 @@ class OOMPredictor:
         for ident, m in moves.items():
             held = ep.held.get(ident, 0.0)
             if m > NOISE_BYTES and held > 0.0:
-                # (a few MB more than it gave back is the same allocation, not growth)
-                take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+                take = _retaken(m, held)
                 ep.held[ident] = max(0.0, held - take)
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, take - held)
                 ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
@@ -1427,7 +1432,7 @@ class OOMPredictor:
             kept = kept_all.get(ident) if kept_all else None
             if kept is not None:
                 held, since = kept
-                take = m if m <= held + max(NOISE_BYTES, ARRIVAL_SLACK * held) else held
+                take = _retaken(m, held)
                 swings += take
                 m -= take
                 self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
