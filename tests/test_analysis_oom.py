@@ -41,6 +41,7 @@ from vramtop.analysis.oom import (
     OOMSettings,
     _acceleration,
     _changepoint,
+    _Cycle,
 )
 from vramtop.config import Config
 from vramtop.model import (
@@ -725,3 +726,20 @@ def test_unseen_series_of_every_kind_at_1hz() -> None:
     r = rob.score_rate(list(syn.FAMILIES), rob.TUNING_SEEDS, "tuning", 1.0, CONFIG)
     assert r.lead_ratio >= 0.80
     assert r.false_alarm_runs <= 5
+
+
+def test_a_swing_cycle_bounds_the_failure_at_its_next_swing_up() -> None:
+    """A process seen to swing up at t=32 (after resting 15 s) and down at t=37 (up 5 s):
+    a growth that has taken its swing's room 0 s from now fails at its next swing up,
+    which starts between t=50 (15 s, less a sample each for when it went down and how
+    long it rested) and t=53. At t=50 that is now to 3 s (the late end counted a whole
+    cycle more when the crossing fell on the earliest start), at t=45 5 to 8 s; one
+    resting longer than it ever has may not come back: nothing said."""
+    cycle = _Cycle()
+    for t, m in ((17.0, -2e9), (32.0, 2e9), (37.0, -2e9)):
+        cycle.moved(t, m)
+    assert (cycle.down, cycle.up) == ((15.0, 15.0), (5.0, 5.0))
+    for t, ends in ((50.0, (0.0, 3.0)), (45.0, (5.0, 8.0))):
+        assert (cycle.fails(t, 0.0, 1.0, early=True), cycle.fails(t, 0.0, 1.0, early=False)) == ends
+    assert cycle.fails(54.0, 0.0, 1.0, early=False) is None
+    assert cycle.fails(45.0, math.inf, 1.0, early=True) is None

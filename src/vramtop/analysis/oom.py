@@ -379,14 +379,15 @@ class _Cycle:
             ):
                 return c  # it is (or may still be) up then
             first_lo, first_hi = self.went_up - dt + cycle_lo, self.went_up + cycle_hi
-        if at < first_lo:
+        if at <= first_lo:
             return first_lo - t if early else first_hi - t
-        k = math.floor((at - first_lo) / cycle_lo)  # the last swing that may start by then
         if early:
+            k = math.floor((at - first_lo) / cycle_lo)  # the last swing that may start by then
             if first_hi + k * cycle_hi + up_hi + dt >= at:
                 return c  # ... may still be up then
             return first_lo + (k + 1) * cycle_lo - t
-        return first_hi + (k + 1) * cycle_hi - t
+        k = math.ceil((at - first_lo) / cycle_lo)  # the first that surely starts after it
+        return first_hi + k * cycle_hi - t
 
 
 @dataclass(frozen=True, slots=True)
