@@ -4,10 +4,10 @@ Recordings are picked up from tests/fixtures/traces/*.jsonl by `meta.expected`, 
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
-Measured at 1 Hz on the 39 real OOM recordings and 26 no-OOM ones (H100, three on an
+Measured at 1 Hz on the 40 real OOM recordings and 27 no-OOM ones (H100, three on an
 H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.905,
-coverage 0.844 with ranges 1.26x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.910 and 0.843, at 0.5 Hz 0.869 and 0.815. Every recording since session 3 was
+coverage 0.847 with ranges 1.26x wide (median), no alert on any no-OOM recording. At
+2 Hz 0.913 and 0.844, at 0.5 Hz 0.870 and 0.794. Every recording since session 3 was
 held out and scored before the changes it led to (the README says how each scored then).
 A workload is first seen about 4 s after its `start` event; a process that arrives
 small and grows at once warns on its first rise (its start is the growth's first step),
@@ -138,7 +138,7 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
     """At 1 Hz, the default refresh: lead (measured 0.905, the target 0.90), coverage
-    (0.844) and no false alarm (0 of 26)."""
+    (0.847) and no false alarm (0 of 27)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -155,7 +155,7 @@ def test_the_whole_target_holds_at_2hz() -> None:
 
 
 def test_half_hertz_keeps_its_lead() -> None:
-    """At 0.5 Hz: 0.869 lead ratio (a sample of 2 s costs more of a short run's lead), no
+    """At 0.5 Hz: 0.870 lead ratio (a sample of 2 s costs more of a short run's lead), no
     false alarm."""
     scores = [s for tr in RECORDINGS for s in _scores(tr, 0.5)]
     summary = bench.summarize("vramtop", scores)
@@ -207,10 +207,17 @@ def test_oom_warning_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: float)
 
 
 # Known false alarms at a slow refresh, each with its reason (strict: one that stops
-# alarming fails here, and leaves this list). Empty since session 9: decel_plateau at
-# 0.2 Hz, whose 26 s of halving growth is over before three windows of 4 samples each
-# tell it slowing, clears on its fourth rise each at most 0.7 of the one before.
-SLOW_REFRESH_FALSE_ALARMS: dict[tuple[str, float], str] = {}
+# alarming fails here, and leaves this list). decel_plateau at 0.2 Hz left it in session
+# 9 (it clears on its fourth rise each at most 0.7 of the one before).
+SLOW_REFRESH_FALSE_ALARMS: dict[tuple[str, float], str] = {
+    ("swinger_plateau_long.jsonl", 0.1): (
+        "the growth stops at t=74.3 s, between the samples at 70 and 80, and the one at "
+        "80 still holds its last 4 s of rise (0.67 GB, 43% of a 10 s step: as much as a "
+        "noisy leak's): the first sample that can show the stop comes at 90, 15.7 s after "
+        "it, and the measure counts alerts from 5 s after (session 11's code alarmed "
+        "here too, and at 0.2 Hz)"
+    ),
+}
 
 
 def _no_oom_at(rate_hz: float) -> list[object]:
