@@ -1193,7 +1193,7 @@ class OOMPredictor:
         for ident, m in moves.items():
             if abs(m) >= swing:
                 self._cycles.setdefault(ident, _Cycle()).moved(t, m)
-        swings, loads = self._aside(t, sizes)
+        swings, loads = self._aside(t, sizes, moves)
         if self._episode is None:
             swings += self._outside(t, sizes, moves, swing)
         appeared += loads
@@ -1280,7 +1280,12 @@ class OOMPredictor:
             self._episode.stopped_t = self._prev[0]
         self._rising = rising
 
-    def _aside(self, t: float, sizes: Mapping[ProcessIdentity, float]) -> tuple[float, float]:
+    def _aside(
+        self,
+        t: float,
+        sizes: Mapping[ProcessIdentity, float],
+        moves: Mapping[ProcessIdentity, float],
+    ) -> tuple[float, float]:
         """Bytes by which processes that took no part in the growth (`moved` holds
         those that did) moved this sample, which the growth's series leaves out: what
         they took again less what they gave back (swings, which leave the room as it
@@ -1294,6 +1299,8 @@ class OOMPredictor:
           again, it is set aside once more, and the process swings (`swung`, with
           the longest it stayed down): from then on what it gives back is no room
           for the growth (`held_for_swings`).
+
+        `moves`: this sample's moves of the processes that were here before.
         """
         ep = self._episode
         if ep is None or self._prev is None:
@@ -1321,11 +1328,7 @@ class OOMPredictor:
                 else:
                     self._down[ident] = (before, t)
         ep.moved -= back
-        moves = {
-            ident: v - self._sizes[ident]
-            for ident, v in sizes.items()
-            if ident in self._sizes and ident not in ep.moved
-        }
+        moves = {ident: m for ident, m in moves.items() if ident not in ep.moved}
         again = 0.0
         for ident, m in moves.items():
             held = ep.held.get(ident, 0.0)
@@ -1817,12 +1820,14 @@ class OOMPredictor:
         as far past the crossing as it ever stayed down (`off`)."""
         ((ident, off),) = ep.swung.items()
         cycle = self._cycles.get(ident)
-        early = cycle.fails(t, low, dt, early=True) if cycle is not None else None
-        late = cycle.fails(t, high, dt, early=False) if cycle is not None else None
+        if cycle is None:
+            return low, high + off
+        early = cycle.fails(t, low, dt, early=True)
+        late = cycle.fails(t, high, dt, early=False)
         if early is None or late is None:
             return low, high + off
         # (while it rests, the growth may take the room of its swing too)
-        swing = max(ep.held.get(ident, 0.0), cycle.swing) if cycle is not None else 0.0
+        swing = max(ep.held.get(ident, 0.0), cycle.swing)
         late = min(late, high + off, high + swing / slow)
         return min(early, low + swing / fast), max(early, late)
 
