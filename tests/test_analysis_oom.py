@@ -750,3 +750,6 @@ def test_a_swing_cycle_bounds_the_failure_at_its_next_swing_up() -> None:
         assert (cycle.fails(t, 0.0, 1.0, early=True), cycle.fails(t, 0.0, 1.0, early=False)) == ends
     assert cycle.fails(54.0, 0.0, 1.0, early=False) is None
     assert cycle.fails(45.0, math.inf, 1.0, early=True) is None
+    # A crossing at t=51, inside the next swing's start window: a swing begun before it
+    # is still up at it (up 5 s), so the failure comes by t=53, not a cycle later (30).
+    assert cycle.fails(45.0, 6.0, 1.0, early=False) == 8.0

@@ -63,6 +63,12 @@ sample it answers two questions:
      region is room still to use, a region taking most of what is left is the next
      one (not a load), and at full the allocator waits `RESERVE_RETRY_S` for memory
      to come back before it fails.
+   - **a rhythm of runs and rests** (a leak that pauses while a loop evaluates or
+     checkpoints): once three runs have begun, finished runs growing alike and
+     starting a steady period apart, the range is their schedule (`_Rhythm`): the
+     GPU fails in the run that takes the last of the room, at the point of it where
+     that room is gone, each run's growth, period and length known to within what
+     the runs seen differed by and a sample.
    - **deep mode**: memory the growing processes reserved but have not allocated
      (`ProcessInfo.deep`) is handed out to them before the GPU must give more; it
      is room for their growth (at the fast end only outside split blocks).
@@ -150,7 +156,7 @@ import bisect
 import itertools
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -210,6 +216,11 @@ CV2_PRIOR_WEIGHT = 2.0  # ... worth this many arrivals
 CV2_MAX = 4.0  # squared variation is capped here (a few wild values say little more)
 PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
 PAUSE_SCAN = 120  # ... looked for among the newest gaps (older ones were found then)
+RHYTHM_REST = 3.0  # a gap this many times the median (and over two samples) is a rest ...
+RHYTHM_RUNS = 3  # ... and growth with this many runs between rests has a rhythm (_rhythm)
+RHYTHM_KEEP = 8  # ... read over its newest this many runs
+RHYTHM_GROWTH_RATIO = 1.5  # a steady rhythm: runs grow within this ratio of each other ...
+RHYTHM_JITTER = 0.25  # ... and their periods within this share (beyond a sample each way)
 CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 2..8 increments ...
 CHANGE_NULL_ARRIVALS = 48  # ... among the newest this many arrivals
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
@@ -249,6 +260,7 @@ RESERVE_SCAN = 64  # ... looked for among the newest this many rises (doubling, 
 RESERVE_RETRY_S = 10.0  # ... and at full it waits this long for memory to come back, then fails
 FAR_FROM = 0.25  # a failure predicted further off than this share of the warning window ...
 FAR_EXTRA = 0.5  # ... needs up to this share more of the confidence left to 1 (all of it: half)
+MAX_SCHEDULED = 4  # swinging processes whose rhythms the range follows at most
 MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
@@ -311,6 +323,7 @@ class _Range:
     time_slow: float  # ... uncertainty and the randomness of the rises still to come
     since: float  # the start of the window the rate was measured over
     delay: float = 0.0  # seconds to add: the allocator's wait at full, less time already spent
+    rhythm: _Rhythm | None = None  # growth in runs and rests: its schedule sets the times
 
 
 def _spread(was: tuple[float, float] | None, x: float) -> tuple[float, float]:
@@ -356,7 +369,9 @@ class _Cycle:
         them (with one rest and one swing seen, their sum, two samples off). The k-th
         swing up from here starts between the earliest next start plus k of the
         shortest cycles and the latest plus k of the longest, an uncertainty that
-        grows with every cycle ahead. None where it rests longer than it ever has (it
+        grows with every cycle ahead. At the late end, the failure comes by the
+        latest start of the first swing that, had it started before the crossing,
+        would surely still be up at it. None where it rests longer than it ever has (it
         may not come back) or its rhythm is not known yet."""
         if self.down is None or self.up is None or not math.isfinite(t + c):
             return None
@@ -386,8 +401,9 @@ class _Cycle:
             if first_hi + k * cycle_hi + up_hi + dt >= at:
                 return c  # ... may still be up then
             return first_lo + (k + 1) * cycle_lo - t
-        k = math.ceil((at - first_lo) / cycle_lo)  # the first that surely starts after it
-        return first_hi + k * cycle_hi - t
+        # the first swing that, started before then, is surely still up then
+        k = max(0, math.ceil((at - first_lo - max(0.0, up_lo - dt)) / cycle_lo))
+        return max(at, first_hi + k * cycle_hi) - t
 
 
 @dataclass(frozen=True, slots=True)
@@ -736,6 +752,100 @@ def _long_pause(pts: Sequence[tuple[float, float]], dt: float) -> tuple[float, f
             t_res = pts[i + 1][0]
             return (max(pts[i][0], t_res - max(dt, gaps[i + 1] if i + 1 < n else dt)), pts[i][1])
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rhythm:
+    """Growth in runs with rests between, of a steady rhythm (`_rhythm`): from the
+    newest run's start, the runs to come grow by `growth` each, `period` apart, over
+    `lasts` each (shortest or least, longest or most)."""
+
+    start: float  # when the newest run's first rise was seen
+    grown: float  # what it has grown since the rest before it
+    over: bool  # it has ended: the next run is still to come
+    period: tuple[float, float]
+    growth: tuple[float, float]
+    lasts: tuple[float, float]
+
+    def reaches(self, t: float, room: float, dt: float, early: bool) -> float:
+        """Seconds from `t` until the runs have grown by `room` more, at the earliest
+        (`early`: the most growth a run, the shortest period and run, the newest run
+        begun a sample before it was seen) or at the latest; 0 where they have."""
+        grow = self.growth[1] if early else self.growth[0]
+        period = self.period[0] if early else self.period[1]
+        lasts = self.lasts[0] if early else self.lasts[1]
+        begin = self.start - dt if early else self.start
+        need = room
+        if self.over:
+            begin += period
+        else:
+            need += self.grown
+        done = max(0, math.ceil(need / grow) - 1)  # runs that end before the failing one
+        return max(t, begin + done * period + (need - done * grow) / grow * lasts) - t
+
+
+def _rhythm(
+    pts: Sequence[tuple[float, float]], before: float, t: float, dt: float
+) -> _Rhythm | None:
+    """Growth in runs of rises with rests between (a gap `RHYTHM_REST` times the
+    median gap, and over two samples, is a rest), of a steady rhythm: at least
+    `RHYTHM_RUNS` runs, the finished ones growing within `RHYTHM_GROWTH_RATIO` of each
+    other, their starts a steady period apart (within `RHYTHM_JITTER` of it beyond a
+    sample each way). `pts`: the growth's arrivals (time, level); `before`: the level
+    before them. None where there is no such rhythm, or where the
+    newest run grows or lasts longer, or the rest after it lasts longer, than any
+    before (the rhythm may have changed: the renewal model of the rises reads it).
+
+    A run was seen up to a sample after it began and ended, so its length is known
+    to a sample either way; its period, from the span of the starts over the cycles
+    between, to a sample over all of them (with jitter beyond that added); what a run
+    grows, from the finished runs after the first (which may have begun before the
+    growth was seen, or with a process's arrival), give or take `RATE_DRIFT`."""
+    if len(pts) < 2 * RHYTHM_RUNS:
+        return None
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(pts)]
+    cut = max(2 * dt, RHYTHM_REST * _median(gaps))
+    firsts = [0, *(i + 1 for i, g in enumerate(gaps) if g > cut)][-RHYTHM_KEEP:]
+    if len(firsts) < RHYTHM_RUNS:
+        return None
+    lasts_i = [b - 1 for b in firsts[1:]]
+    growths = [
+        pts[e][1] - (pts[f - 1][1] if f else before) for f, e in zip(firsts, lasts_i, strict=False)
+    ]
+    runs = [pts[e][0] - pts[f][0] for f, e in zip(firsts, lasts_i, strict=False)]
+    inside = max(
+        (gaps[i] for f, e in zip(firsts, lasts_i, strict=False) for i in range(f, e)), default=dt
+    )
+    starts = [pts[f][0] for f in firsts]
+    periods = [b - a for a, b in itertools.pairwise(starts)]
+    if firsts[0] == 0:
+        growths = growths[1:]  # the first run may have begun before the growth was seen
+    if min(growths) <= 0 or max(growths) > RHYTHM_GROWTH_RATIO * min(growths):
+        return None
+    mean = (starts[-1] - starts[0]) / len(periods)
+    jitter = max(0.0, (max(periods) - min(periods) - 2 * dt) / 2)
+    if jitter > RHYTHM_JITTER * mean:
+        return None
+    newest = firsts[-1]
+    grown = pts[-1][1] - pts[newest - 1][1]
+    over = t - pts[-1][0] > max(dt, inside)
+    lasts = (max(0.0, min(runs) - dt), max(runs) + dt)
+    if over and t - starts[-1] > mean + jitter + 2 * dt:
+        return None  # the next run is late
+    if not over and (grown > RHYTHM_GROWTH_RATIO * min(growths) or t - starts[-1] > lasts[1]):
+        return None
+    cycles = len(periods)
+    return _Rhythm(
+        start=starts[-1],
+        grown=grown,
+        over=over,
+        period=(
+            max(dt, (starts[-1] - starts[0] - dt) / cycles - jitter),
+            (starts[-1] - starts[0] + dt) / cycles + jitter,
+        ),
+        growth=(min(growths) * math.exp(-RATE_DRIFT), max(growths) * math.exp(RATE_DRIFT)),
+        lasts=lasts,
+    )
 
 
 def _acceleration(
@@ -1226,6 +1336,7 @@ class OOMPredictor:
         floor = min(v for _, v in self._window)
         held = self._episode.held_for_swings() if self._episode is not None else 0.0
         headroom = max(0.0, free - held - (peak - level))
+        past = max(0.0, held + (peak - level) - free)  # taken beyond it: swings' room
         prev = self._prev
         self._prev = (t, peak, headroom, floor, level)
         if prev is None:
@@ -1261,7 +1372,7 @@ class OOMPredictor:
                 # PELT found where this growth regime began: after a load that ran
                 # straight into a leak, or after a pause the episode bridged.
                 ep.rebase(last.start_t)
-        return self._predict(ep, t, peak, headroom, total, dt, process_phases)
+        return self._predict(ep, t, peak, headroom, past, total, dt, process_phases)
 
     def _note_stops(
         self, sizes: Mapping[ProcessIdentity, float], moves: Mapping[ProcessIdentity, float]
@@ -1678,10 +1789,13 @@ class OOMPredictor:
         t: float,
         peak: float,
         headroom: float,
+        past: float,
         total: float,
         dt: float,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]],
     ) -> OOMPrediction | None:
+        """`headroom`: the room left with every swinging process up; `past`: what the
+        growth has taken beyond it, out of the room their swings leave."""
         s = self.settings
         n = len(ep.rises)
         if n < 1:
@@ -1728,17 +1842,33 @@ class OOMPredictor:
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
             return None
         room = headroom + rr.overshoot
+        rhythm = rr.rhythm
+
+        def crossing(more: float, early: bool) -> float:
+            """Seconds until the growth has taken the room and `more` (before now
+            where negative), at the fast end or the slow end."""
+            if rhythm is not None:
+                return rhythm.reaches(t, room + more, dt, early) + rr.delay
+            if early:
+                return (room + more) / fast + rr.delay
+            return (room + more) / slow + rr.delay if slow > 0 else math.inf
+
         # Memory the growers reserved but have not allocated is handed out to them
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
-        low = max(0.0, (room + usable) / fast + rr.delay)
+        low = max(0.0, crossing(usable, True))
         # The room left beside a swinging process is what its swings leave: the GPU
         # fails at its next swing up after the growth has taken that, which may be
         # as long after as the process stayed down between swings.
         off = max(ep.swung.values(), default=0.0)
-        high = max(0.0, (room + slack) / slow + rr.delay + off) if slow > 0 else math.inf
-        if len(ep.swung) == 1 and slow > 0:
-            low, high = self._at_swing(ep, t, low, high - off, fast, slow, room, dt)
+        high = max(0.0, crossing(slack, False)) + off
+        if ep.swung and slow > 0:
+            low, high = self._at_swing(
+                ep,
+                t,
+                lambda more, early: crossing(more - past + (usable if early else slack), early),
+                dt,
+            )
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -1805,31 +1935,45 @@ class OOMPredictor:
         self,
         ep: _Episode,
         t: float,
-        low: float,
-        high: float,
-        fast: float,
-        slow: float,
-        room: float,
+        crossing: Callable[[float, bool], float],
         dt: float,
     ) -> tuple[float, float]:
-        """The range beside one swinging process whose rhythm is known: the growth
-        takes the room its swing needs `low` to `high` seconds from now, and the GPU
-        fails then if the swing is up, else at its next swing up (`_Cycle.fails`), or
-        once the growth has taken the swing's room too while it rests. Where its
-        rhythm is not known, or it rests longer than it ever has, the slow end reaches
-        as far past the crossing as it ever stayed down (`off`)."""
-        ((ident, off),) = ep.swung.items()
-        cycle = self._cycles.get(ident)
-        if cycle is None:
-            return low, high + off
-        early = cycle.fails(t, low, dt, early=True)
-        late = cycle.fails(t, high, dt, early=False)
-        if early is None or late is None:
-            return low, high + off
-        # (while it rests, the growth may take the room of its swing too)
-        swing = max(ep.held.get(ident, 0.0), cycle.swing)
-        late = min(late, high + off, high + swing / slow)
-        return min(early, low + swing / fast), max(early, late)
+        """The range beside swinging processes whose rhythms are known: the growth
+        takes the room left with all of them up, and `more`, `crossing(more, early)`
+        seconds from now at the fast end (`early`) or the slow end (before now where
+        negative: it has taken some of their swings' room already), and
+        the GPU fails once it has taken what those down would need too, at a time
+        those up are up (`_Cycle.fails`). At the fast end, any set of them may be up
+        together (each may be up then; together they may be up no earlier than the
+        last of them); at the slow end, the first that is surely up once the growth
+        has taken the others' swings, or the growth taking all of their swings while
+        they rest. Where a rhythm is not known, one rests longer than it ever has, or
+        more swing than `MAX_SCHEDULED` do, the slow end reaches as far past the
+        crossing as any stayed down (`off`)."""
+        off = max(ep.swung.values())
+        fallback = max(0.0, crossing(0.0, True)), max(0.0, crossing(0.0, False)) + off
+        swings: list[tuple[_Cycle, float]] = []
+        for ident in ep.swung:
+            cycle = self._cycles.get(ident)
+            if cycle is None or len(ep.swung) > MAX_SCHEDULED:
+                return fallback
+            swings.append((cycle, max(ep.held.get(ident, 0.0), cycle.swing)))
+        total = sum(swing for _, swing in swings)
+        early, late = crossing(total, True), min(fallback[1], crossing(total, False))
+        for chosen in range(1, 1 << len(swings)):
+            up = [cycle for k, (cycle, _) in enumerate(swings) if chosen >> k & 1]
+            down = sum(swing for k, (_, swing) in enumerate(swings) if not chosen >> k & 1)
+            starts = [cycle.fails(t, crossing(down, True), dt, early=True) for cycle in up]
+            if len(up) == 1:
+                last = up[0].fails(t, crossing(down, False), dt, early=False)
+                if last is None:
+                    return fallback
+                late = min(late, last)
+            if None in starts:
+                return fallback
+            early = min(early, max(s for s in starts if s is not None))
+        early = max(0.0, early)
+        return early, max(early, late)
 
     def _needed_confidence(self, low: float) -> float:
         """`min_confidence`, and more the further off the failure could come at the
@@ -2080,7 +2224,8 @@ class OOMPredictor:
             fast = max(fast, to_full_fast * math.exp(RANGE_Z * RATE_DRIFT))
             slow = max(slow, to_full_slow * math.exp(-RANGE_Z * RATE_DRIFT))
             r_hi = max(r_hi, rate_now)
-        return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0])
+        rhythm = _rhythm(ep.arrivals_after(ep.t0), ep.level0, t, dt) if ep.rests else None
+        return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0], rhythm=rhythm)
 
     def _consistency(
         self,
