@@ -568,7 +568,7 @@ def test_a_rhythm_is_read_from_runs_and_rests_and_its_schedule_sets_the_times() 
     more, be shorter or come sooner."""
     pts = _runs([2 * GB] * 4)
     now = [p for p in pts if p[0] <= 54.0]
-    rhythm = _rhythm(now, 0.0, 54.0, 1.0)
+    rhythm = _rhythm(now, 0.0, 54.0, 1.0, True)
     assert rhythm is not None and not rhythm.over and rhythm.start == 53.0
     assert rhythm.period[0] <= 14.0 <= rhythm.period[1] < 14.4
     assert rhythm.growth[0] < 2 * GB < rhythm.growth[1] < 2.2 * GB
@@ -581,19 +581,63 @@ def test_a_rhythm_is_read_from_runs_and_rests_and_its_schedule_sets_the_times() 
     assert ended.reaches(110.0, 1 * GB, 1.0, early=False) == 8.0  # halfway into the next
 
 
+def test_a_staircase_is_a_rhythm_of_one_rise_a_run() -> None:
+    """Steps of 1.2 GB every 12 s, seen every second: each step is a run of one rise,
+    seen up to a sample after it came (a run lasts 0 to 1 s). Read from inside the
+    growth (`whole` False), the first run is not read: it may have begun before the
+    arrivals scanned. Runs with rests shorter than 30% of the period (growth pausing
+    now and then) are no rhythm."""
+    steps = [(10.0 + 12 * k, 1.2 * GB * (k + 1)) for k in range(5)]
+    rhythm = _rhythm(steps, 0.0, 60.0, 1.0, True)
+    assert rhythm is not None and rhythm.over and rhythm.lasts == (0.0, 1.0)
+    assert rhythm.period[0] <= 12.0 <= rhythm.period[1]
+    # at the next step, t=70: begun up to a sample before seen, a quarter sample of doubt
+    # in the period, a sample in the step
+    assert 10.0 <= rhythm.reaches(60.0, 1.0 * GB, 1.0, early=False) <= 11.5
+    assert 8.5 <= rhythm.reaches(60.0, 1.0 * GB, 1.0, early=True) <= 10.0
+    inside = _rhythm(steps[1:], steps[0][1], 60.0, 1.0, False)
+    assert inside is not None and inside.start == 58.0
+    assert _rhythm(steps[2:], steps[1][1], 60.0, 1.0, False) is None  # two runs left
+    busy = _runs([2 * GB] * 5, period=10.0, run=8.0)  # rests of 2 s in 10
+    assert _rhythm(busy, 0.0, 60.0, 1.0, True) is None
+
+
+def test_swings_on_a_process_leaking_a_step_each_swing_warn_and_count_down() -> None:
+    """One process takes 3 GB for 5 s of every 12 and keeps 1.2 GB at the end of each
+    swing (a training step of 12 s leaking its outputs), 12 GB left: as the recording
+    slow_swing_own_leak. Its memory swings more than it has grown, and a new high comes
+    once every 12 s: new highs over a floor that stays are random batches, but here the
+    floor climbs with the peak, so the growth rests between its steps as a quiet one
+    may (the first step, then one as big within `FIRST_STEP_SPAN_S`, is a staircase).
+    It warns from the third step (the code before never did: each step began a new
+    growth, and later a rise of a quarter of the room was a load), and between steps
+    the range counts down to the next one: every alert from t=47 holds the failure."""
+
+    def procs(t: float) -> dict[int, float]:
+        steps = max(0, math.floor((t - 15) / 12) + 1) if t >= 15 else 0
+        burst = 3 * GB if t >= 10 and (t - 10) % 12 < 5 else 0.0
+        return {1: TOTAL - 12 * GB, 2: 0.5 * GB + 1.2 * GB * steps + burst}
+
+    fails = next(i / 10 for i in range(3000) if sum(procs(i / 10).values()) > TOTAL)
+    by_t = _by_time(_series(fails - 0.5, 1.0, procs))
+    assert _alert_run(by_t, 47, fails - 1)
+    held = _held(by_t, fails, 47)
+    assert len(held) >= fails - 48 and all(held)
+
+
 def test_no_rhythm_where_runs_differ_or_the_newest_breaks_it() -> None:
     """Runs growing 1 GB and 3 GB by turns are not a steady rhythm; nor are runs whose
     starts wander by more than a quarter of their period. A run that has grown or
     lasted longer than any before, or a rest longer than any, may be a new regime: no
     rhythm then (the renewal model reads it)."""
-    assert _rhythm(_runs([1 * GB, 3 * GB] * 3), 0.0, 95.0, 1.0) is None
+    assert _rhythm(_runs([1 * GB, 3 * GB] * 3), 0.0, 95.0, 1.0, True) is None
     wander = [(t + (9.0 if 30 < t < 45 else 0.0), v) for t, v in _runs([2 * GB] * 5)]
-    assert _rhythm(wander, 0.0, 80.0, 1.0) is None
+    assert _rhythm(wander, 0.0, 80.0, 1.0, True) is None
     pts = _runs([2 * GB] * 4)
-    assert _rhythm(pts, 0.0, 62.0, 1.0) is not None  # the fourth run just ended
-    assert _rhythm(pts, 0.0, 75.0, 1.0) is None  # the fifth should have begun by 68
+    assert _rhythm(pts, 0.0, 62.0, 1.0, True) is not None  # the fourth run just ended
+    assert _rhythm(pts, 0.0, 75.0, 1.0, True) is None  # the fifth should have begun by 68
     longer = [*pts, *((62.0 + i, 8 * GB + i * 0.25 * GB) for i in range(1, 4))]
-    assert _rhythm(longer, 0.0, 65.0, 1.0) is None
+    assert _rhythm(longer, 0.0, 65.0, 1.0, True) is None
 
 
 def test_an_accelerating_leak_has_ranges_that_reach_its_true_time() -> None:

@@ -202,6 +202,9 @@ IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than t
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
+FIRST_STEP_SPAN_S = 30.0  # ... or a single step, by one as big (up to STEP_AGAIN_RATIO x) ...
+STEP_AGAIN_RATIO = 1.5  # ... this soon after it
+FLOOR_CLIMB_SHARE = 0.5  # a swinging series whose floor rose this share of its growth rests
 # (2x until session 4: a step leak rose for 3 s, paused 18 s and went on; no fixture
 # recording or synthetic run scores differently between 2x and 8x, and with no limit one
 # caching-allocator development seed false-alarms)
@@ -216,11 +219,14 @@ CV2_PRIOR_WEIGHT = 2.0  # ... worth this many arrivals
 CV2_MAX = 4.0  # squared variation is capped here (a few wild values say little more)
 PAUSE_ALPHA = 0.05  # a gap this unlikely among the others is a pause: rates restart after it
 PAUSE_SCAN = 120  # ... looked for among the newest gaps (older ones were found then)
-RHYTHM_REST = 3.0  # a gap this many times the median (and over two samples) is a rest ...
+RHYTHM_FLAT = 2.0  # a gap over this many samples is a rest (over RHYTHM_REST x the gaps
+RHYTHM_REST = 3.0  # ... within runs, where those are more than a sample) ...
+RHYTHM_SCAN = 400  # ... looked for among the newest this many arrivals
 RHYTHM_RUNS = 3  # ... and growth with this many runs between rests has a rhythm (_rhythm)
 RHYTHM_KEEP = 8  # ... read over its newest this many runs
 RHYTHM_GROWTH_RATIO = 1.5  # a steady rhythm: runs grow within this ratio of each other ...
 RHYTHM_JITTER = 0.25  # ... and their periods within this share (beyond a sample each way)
+RHYTHM_REST_SHARE = 0.3  # ... with rests of at least this share of it
 CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 2..8 increments ...
 CHANGE_NULL_ARRIVALS = 48  # ... among the newest this many arrivals
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
@@ -506,6 +512,7 @@ class _Episode:
     rises: list[tuple[float, float]] = field(default_factory=list)  # (t, size)
     gaps: list[float] = field(default_factory=list)
     arrivals: list[tuple[float, float]] = field(default_factory=list)  # (t, level after a rise)
+    flat_gaps: int = 0  # gaps between rises with a flat sample or more: runs with rests
     points: list[_Point] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     base: tuple[float, float] | None = None  # rates start here (a pause or change of rate)
@@ -527,9 +534,10 @@ class _Episode:
     fresh: bool = False  # the growth began with a process that had just arrived
     quick: bool = False  # ... and its first rise was already a trend (`_predict`)
 
-    def add_rise(self, t: float, size: float, level: float) -> None:
+    def add_rise(self, t: float, size: float, level: float, dt: float) -> None:
         if self.rises:
             self.gaps.append(t - self.rises[-1][0])
+            self.flat_gaps += self.gaps[-1] > RHYTHM_FLAT * dt
         self.rises.append((t, size))
         self.arrivals.append((t, level))
         if len(self.rises) > MAX_RISES:
@@ -785,46 +793,49 @@ class _Rhythm:
 
 
 def _rhythm(
-    pts: Sequence[tuple[float, float]], before: float, t: float, dt: float
+    pts: Sequence[tuple[float, float]], before: float, t: float, dt: float, whole: bool
 ) -> _Rhythm | None:
-    """Growth in runs of rises with rests between (a gap `RHYTHM_REST` times the
-    median gap, and over two samples, is a rest), of a steady rhythm: at least
+    """Growth in runs of rises with rests between, of a steady rhythm: at least
     `RHYTHM_RUNS` runs, the finished ones growing within `RHYTHM_GROWTH_RATIO` of each
     other, their starts a steady period apart (within `RHYTHM_JITTER` of it beyond a
-    sample each way). `pts`: the growth's arrivals (time, level); `before`: the level
-    before them. None where there is no such rhythm, or where the
-    newest run grows or lasts longer, or the rest after it lasts longer, than any
-    before (the rhythm may have changed: the renewal model of the rises reads it).
+    sample each way), each rest at least `RHYTHM_REST_SHARE` of it. A rest is a gap
+    of more than `RHYTHM_FLAT` samples and `RHYTHM_REST` times the median gap within
+    runs; a staircase, rising once a step, is runs of one rise. `pts`: the growth's
+    arrivals (time, level), from its start (`whole`) or from inside it (its first run
+    then unread); `before`: the level before them. None where there is no such
+    rhythm, or where the newest run grows or lasts longer, or the rest after it lasts
+    longer, than any before (the rhythm may have changed: the renewal model of the
+    rises reads it).
 
     A run was seen up to a sample after it began and ended, so its length is known
     to a sample either way; its period, from the span of the starts over the cycles
     between, to a sample over all of them (with jitter beyond that added); what a run
     grows, from the finished runs after the first (which may have begun before the
     growth was seen, or with a process's arrival), give or take `RATE_DRIFT`."""
-    if len(pts) < 2 * RHYTHM_RUNS:
+    if len(pts) < RHYTHM_RUNS:
         return None
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(pts)]
-    cut = max(2 * dt, RHYTHM_REST * _median(gaps))
-    firsts = [0, *(i + 1 for i, g in enumerate(gaps) if g > cut)][-RHYTHM_KEEP:]
+    within = [g for g in gaps if g <= RHYTHM_FLAT * dt]
+    cut = max(RHYTHM_FLAT * dt, RHYTHM_REST * _median(within) if within else 0.0)
+    firsts = [0, *(i + 1 for i, g in enumerate(gaps) if g > cut)]
+    if not whole:
+        firsts = firsts[1:]
+    firsts = firsts[-RHYTHM_KEEP:]
     if len(firsts) < RHYTHM_RUNS:
         return None
-    lasts_i = [b - 1 for b in firsts[1:]]
-    growths = [
-        pts[e][1] - (pts[f - 1][1] if f else before) for f, e in zip(firsts, lasts_i, strict=False)
-    ]
-    runs = [pts[e][0] - pts[f][0] for f, e in zip(firsts, lasts_i, strict=False)]
-    inside = max(
-        (gaps[i] for f, e in zip(firsts, lasts_i, strict=False) for i in range(f, e)), default=dt
-    )
+    ends = [b - 1 for b in firsts[1:]]
+    finished = list(zip(firsts, ends, strict=False))
+    growths = [pts[e][1] - (pts[f - 1][1] if f else before) for f, e in finished[1:]]
+    runs = [pts[e][0] - pts[f][0] for f, e in finished]
+    inside = max((gaps[i] for f, e in finished for i in range(f, e)), default=dt)
     starts = [pts[f][0] for f in firsts]
     periods = [b - a for a, b in itertools.pairwise(starts)]
-    if firsts[0] == 0:
-        growths = growths[1:]  # the first run may have begun before the growth was seen
     if min(growths) <= 0 or max(growths) > RHYTHM_GROWTH_RATIO * min(growths):
         return None
     mean = (starts[-1] - starts[0]) / len(periods)
     jitter = max(0.0, (max(periods) - min(periods) - 2 * dt) / 2)
-    if jitter > RHYTHM_JITTER * mean:
+    rests = [gaps[f - 1] for f in firsts[1:]]
+    if jitter > RHYTHM_JITTER * mean or min(rests) < RHYTHM_REST_SHARE * mean:
         return None
     newest = firsts[-1]
     grown = pts[-1][1] - pts[newest - 1][1]
@@ -1695,7 +1706,7 @@ class OOMPredictor:
                 # say whether the dormant growth resumed.
                 resumed = self._resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
                 if resumed is not None:
-                    resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1])
+                    resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1], dt)
                     # (with the holds the growth began with: `_seed`)
                     resumed.held = ep.held
                     resumed.given_t.update(ep.given_t)
@@ -1722,7 +1733,7 @@ class OOMPredictor:
                 ep.add_point(_Point(pt, ppeak, pfloor, plevel, phead))
                 ep.fresh = fresh
                 self._seed(ep)
-            ep.add_rise(t, grow, peak)
+            ep.add_rise(t, grow, peak, dt)
         elif grow < -max(noise, 0.02 * total):
             self._release(self._episode, self._dormant)
             self._episode = self._dormant = None  # memory was given back: growth is over
@@ -1751,7 +1762,12 @@ class OOMPredictor:
         rest = DORMANT_FACTOR * max(
             2 * dt, 1.5 * mean_gap + dt, FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps))
         )
-        quiet = ep.spread0 <= peak - ep.level0
+        # A swinging series whose floor rose with its peak is a growth with swings on
+        # top (each burst higher, the troughs between too), not new highs of random
+        # batches over a floor that stays: it may rest as a quiet one may.
+        grown = peak - ep.level0
+        floor = self._prev[3] if self._prev is not None else ep.floor0
+        quiet = ep.spread0 <= grown or floor - ep.floor0 >= FLOOR_CLIMB_SHARE * grown > NOISE_BYTES
         if pause > (max(limit, rest) if quiet else limit):
             self._release(ep, self._dormant)
             self._episode = None  # growth stopped, or rests longer than it did before
@@ -1772,11 +1788,16 @@ class OOMPredictor:
         ever smaller steps: its next rise starts afresh.
         """
         last = dormant.rises[-1][0]
+        typical = dormant.median_rise()
+        # A single step, then the same step again within `FIRST_STEP_SPAN_S`: a
+        # staircase (its gaps say from here whether it goes on), not a one-off.
+        again = len(dormant.rises) == 1 and grow <= STEP_AGAIN_RATIO * typical
         if (
             appeared > 0
             or dormant.arrived_t > last
-            or grow < dormant.median_rise()
-            or t - last > DORMANT_SPAN_FACTOR * (last - dormant.t0)
+            or grow < typical
+            or t - last
+            > (FIRST_STEP_SPAN_S if again else DORMANT_SPAN_FACTOR * (last - dormant.t0))
         ):
             return None
         return dormant
@@ -2224,8 +2245,16 @@ class OOMPredictor:
             fast = max(fast, to_full_fast * math.exp(RANGE_Z * RATE_DRIFT))
             slow = max(slow, to_full_slow * math.exp(-RANGE_Z * RATE_DRIFT))
             r_hi = max(r_hi, rate_now)
-        rhythm = _rhythm(ep.arrivals_after(ep.t0), ep.level0, t, dt) if ep.rests else None
-        return _Range(rate, r_lo, r_hi, overshoot, fast, slow, win[0][0], rhythm=rhythm)
+        rhythm = None
+        if ep.flat_gaps >= RHYTHM_RUNS - 1:
+            scan = ep.arrivals[-RHYTHM_SCAN - 1 :]
+            entire = len(scan) == len(ep.arrivals)
+            rhythm = _rhythm(
+                scan if entire else scan[1:], ep.level0 if entire else scan[0][1], t, dt, entire
+            )
+        # (a rhythm's schedule says when the failing run comes: no overshoot on it)
+        room_over = overshoot if rhythm is None else 0.0
+        return _Range(rate, r_lo, r_hi, room_over, fast, slow, win[0][0], rhythm=rhythm)
 
     def _consistency(
         self,
