@@ -22,11 +22,14 @@ starts with these holds, and one that ends leaves them held.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
-taken the room the swing needs, which the slow end of the range reaches. Beside one
-such process whose rhythm is known (`_Cycle`: how long it rests and swings, and its
-cycle from its first swing to its newest), the range's ends are the swings the
-crossing's ends may meet, each cycle ahead less certain than the one before. Each
-sample it answers two questions:
+taken the room the swing needs, which the slow end of the range reaches. Beside
+such processes whose rhythms are known (`_Cycle`: how long each rests and swings, and
+its cycle from its first swing to its newest; up to `MAX_SCHEDULED` of them), the
+range's ends are the swings the crossing's ends may meet, with the room of those
+down taken too, each cycle ahead less certain than the one before. A swinging series
+whose floor climbs with its peak (each burst higher, the troughs between too) is a
+growth with swings on top, which may rest between its steps. Each sample it answers
+two questions:
 
 1. *If the growth goes on, when does the GPU run out?* The level that fails is
    the peak, not the mean: per-step bursts on top of a slow leak fail at the top
@@ -1962,9 +1965,9 @@ class OOMPredictor:
         """The range beside swinging processes whose rhythms are known: the growth
         takes the room left with all of them up, and `more`, `crossing(more, early)`
         seconds from now at the fast end (`early`) or the slow end (before now where
-        negative: it has taken some of their swings' room already), and
-        the GPU fails once it has taken what those down would need too, at a time
-        those up are up (`_Cycle.fails`). At the fast end, any set of them may be up
+        negative: it has taken some of their swings' room already), and the GPU fails
+        once it has taken what those down would need too, at a time those up are up
+        (`_Cycle.fails`). At the fast end, any set of them may be up
         together (each may be up then; together they may be up no earlier than the
         last of them); at the slow end, the first that is surely up once the growth
         has taken the others' swings, or the growth taking all of their swings while
