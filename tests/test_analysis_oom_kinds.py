@@ -579,6 +579,8 @@ def test_a_rhythm_is_read_from_runs_and_rests_and_its_schedule_sets_the_times() 
     assert exact.reaches(102.0, -1 * GB, 1.0, early=False) == 0.0
     ended = _Rhythm(100.0, 2 * GB, True, (14.0, 14.0), (2 * GB, 2 * GB), (8.0, 8.0))
     assert ended.reaches(110.0, 1 * GB, 1.0, early=False) == 8.0  # halfway into the next
+    tiny = _Rhythm(100.0, 0.0, True, (14.0, 14.0), (1e-300, 1e-300), (8.0, 8.0))
+    assert tiny.reaches(110.0, 1 * GB, 1.0, early=True) == math.inf  # (an OverflowError)
 
 
 def test_a_staircase_is_a_rhythm_of_one_rise_a_run() -> None:

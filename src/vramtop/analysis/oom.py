@@ -791,7 +791,10 @@ class _Rhythm:
             begin += period
         else:
             need += self.grown
-        done = max(0, math.ceil(need / grow) - 1)  # runs that end before the failing one
+        runs = need / grow
+        if not math.isfinite(runs):
+            return math.inf if runs > 0 else 0.0
+        done = max(0, math.ceil(runs) - 1)  # runs that end before the failing one
         return max(t, begin + done * period + (need - done * grow) / grow * lasts) - t
 
 
