@@ -1706,6 +1706,16 @@ class OOMPredictor:
             if fresh and ep is not None and not ep.trend_beside(own):
                 self._release(ep)
                 ep = None  # what came before it was not a trend (yet): start from here
+            elif (
+                ep is not None
+                and len(ep.rises) == 1
+                and grow > STEP_AGAIN_RATIO * ep.rises[0][1]
+                and pt - ep.rises[0][0] > FIRST_GAP_TOLERANCE_S
+            ):
+                # A single step long ago, then one far bigger: a new growth, not the
+                # first's next step (a ballast's last allocation, then a workload).
+                self._release(ep)
+                ep = None
             if ep is not None and self._dormant is not None and len(ep.rises) == 1:
                 # The first rise after a pause spans only part of a sampling interval
                 # (growth resumed somewhere inside it): the first two rises together
