@@ -206,7 +206,8 @@ STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its sma
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
 FIRST_STEP_SPAN_S = 30.0  # ... or a single step, by one as big (up to STEP_AGAIN_RATIO x) ...
-STEP_AGAIN_RATIO = 1.5  # ... this soon after it
+STEP_AGAIN_RATIO = 1.5  # ... this soon after it (a far bigger one, after FIRST_GAP_TOLERANCE_S
+# with nothing between, starts a new growth instead: `_track`)
 FLOOR_CLIMB_SHARE = 0.5  # a swinging series whose floor rose this share of its growth rests
 # (2x until session 4: a step leak rose for 3 s, paused 18 s and went on; no fixture
 # recording or synthetic run scores differently between 2x and 8x, and with no limit one
