@@ -1894,19 +1894,18 @@ class OOMPredictor:
         # Memory the growers reserved but have not allocated is handed out to them
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
-        low = max(0.0, crossing(usable, True))
-        # The room left beside a swinging process is what its swings leave: the GPU
-        # fails at its next swing up after the growth has taken that, which may be
-        # as long after as the process stayed down between swings.
-        off = max(ep.swung.values(), default=0.0)
-        high = max(0.0, crossing(slack, False)) + off
         if ep.swung and slow > 0:
+            # The room left beside swinging processes is what their swings leave: the
+            # GPU fails at a swing up after the growth has taken that (`_at_swing`).
             low, high = self._at_swing(
                 ep,
                 t,
                 lambda more, early: crossing(more - past + (usable if early else slack), early),
                 dt,
             )
+        else:
+            off = max(ep.swung.values(), default=0.0)  # (none, unless no slow rate)
+            low, high = max(0.0, crossing(usable, True)), max(0.0, crossing(slack, False)) + off
 
         pi = min(1.0, max(0.0, s.leak_prior))
         f0 = min(1.0, max(0.0, ep.headroom0 / total))
@@ -1990,10 +1989,12 @@ class OOMPredictor:
         crossing as any stayed down (`off`)."""
         off = max(ep.swung.values())
         fallback = max(0.0, crossing(0.0, True)), max(0.0, crossing(0.0, False)) + off
+        if len(ep.swung) > MAX_SCHEDULED:
+            return fallback
         swings: list[tuple[_Cycle, float]] = []
         for ident in ep.swung:
             cycle = self._cycles.get(ident)
-            if cycle is None or len(ep.swung) > MAX_SCHEDULED:
+            if cycle is None:
                 return fallback
             swings.append((cycle, max(ep.held.get(ident, 0.0), cycle.swing)))
         total = sum(swing for _, swing in swings)
@@ -2064,13 +2065,13 @@ class OOMPredictor:
             # accounting differences went unseen in that sample, so it says nothing.
             pause -= dt
         steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
-        even = _cv2_classic(steps) <= STALL_REGULAR_CV2
-        if steps and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps) and even:
+        cv2 = _cv2_classic(steps)
+        if steps and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps) and cv2 <= STALL_REGULAR_CV2:
             pause = t - ep.rises[-2][0]
         # Steps of very different sizes (a training loop's outputs, an allocator's
         # segments) skip a sample of a second or two now and then: the gap must be
         # past the longest (slower samples each span many steps).
-        uneven = dt <= STALL_UNEVEN_MAX_DT and _cv2_classic(steps) > STALL_UNEVEN_CV2
+        uneven = dt <= STALL_UNEVEN_MAX_DT and cv2 > STALL_UNEVEN_CV2
         ahead = 0.0 if uneven else dt
         if pause > 0 and pause + ahead > longest + 1e-9:
             stall = min(stall, 1 / (len(ep.gaps) + 1))
