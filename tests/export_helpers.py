@@ -12,7 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vramtop.frame import Frame, GPUView, ProcessView
@@ -120,6 +120,7 @@ def frame(*gpus: GPUView, seq: int = 1, hostname: str = "node1", source: str = "
 class Exporter:
     proc: subprocess.Popen[str]
     url: str
+    notes: list[str] = field(default_factory=list)  # stderr lines before the URL line
 
     @property
     def port(self) -> int:
@@ -154,16 +155,18 @@ def start_exporter(
     )
     assert p.stderr is not None
     deadline = time.monotonic() + timeout
+    notes: list[str] = []
     while time.monotonic() < deadline:
         line = p.stderr.readline()
         if not line:
             break
         m = _URL_RE.search(line)
         if m:
-            exp = Exporter(p, m.group(1).replace("0.0.0.0", "127.0.0.1"))
+            exp = Exporter(p, m.group(1).replace("0.0.0.0", "127.0.0.1"), notes)
             # Ready once the first sample is in (/healthz needs no token).
             wait_for(lambda e=exp: e.get("/healthz")[0] == 200, timeout=timeout)
             return exp
+        notes.append(line.rstrip("\n"))
     p.kill()
     rest = p.stderr.read() if p.stderr else ""
     raise AssertionError(f"exporter did not start (rc={p.wait()}): {rest}")

@@ -83,6 +83,23 @@ def test_corrupt_middle_of_trace(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_recording_cut_mid_line_replays_whole_samples_and_says_so(tmp_path: Path) -> None:
+    lines = LEAK.read_text().splitlines()
+    whole = sum(1 for line in lines[1:] if '"devices"' in line)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines) + "\n" + lines[-1][:40])
+    proc = run_cli("replay", str(cut), "--jsonl", "--rate", "1")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == (
+        f"vramtop: {cut}: line {len(lines) + 1} is incomplete (the recording was cut off"
+        f" mid-write) and is left out; replaying the {whole} samples before it"
+    )
+    frames = [json.loads(x) for x in proc.stdout.splitlines()]
+    full = run_cli("replay", str(LEAK), "--jsonl", "--rate", "1")
+    assert full.returncode == 0 and full.stderr == ""
+    assert frames == [json.loads(x) for x in full.stdout.splitlines()]
+
+
 def test_config_typo_one_line_error(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[general]\nrefresh_rat = 2\n")

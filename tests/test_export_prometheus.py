@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.exposition import generate_latest
@@ -353,6 +354,18 @@ def test_cli_serves_off_loopback_with_env_token() -> None:
         url = exp.url.replace("0.0.0.0", "127.0.0.1")
         assert _get(url + "/metrics")[0] == 401
         status, _, body = _get(url + "/metrics", token=TOKEN)
+        assert status == 200 and b"vramtop_" in body
+
+
+def test_cli_says_a_replayed_recording_was_cut_short(tmp_path: Path) -> None:
+    lines = (TRACES / "staircase.jsonl").read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines) + "\n" + lines[-1][:25])
+    tr = trace.read(cut)
+    assert tr.cut_line == len(lines) + 1
+    with exporter(["--port", "0", "--replay", str(cut)]) as exp:
+        assert exp.notes == [f"vramtop: {tr.cut_notice}"]
+        status, _, body = _get(exp.url + "/metrics")
         assert status == 200 and b"vramtop_" in body
 
 

@@ -64,6 +64,16 @@ def test_truncated_last_line_tolerated(tmp_path: Path) -> None:
     p = _write(tmp_path, [HEADER, SAMPLE, SAMPLE.replace('"t": 0.0', '"t": 1.0')[:40]])
     tr = trace.read(p)
     assert len(tr.samples) == 1
+    assert tr.cut_line == 3
+    assert tr.cut_notice == (
+        f"{p}: line 3 is incomplete (the recording was cut off mid-write) and is left out;"
+        " replaying the 1 sample before it"
+    )
+
+
+def test_whole_recording_has_no_cut_notice(tmp_path: Path) -> None:
+    tr = trace.read(_write(tmp_path, [HEADER, SAMPLE]))
+    assert tr.cut_line is None and tr.cut_notice is None
 
 
 def test_corrupt_middle_line_is_an_error_with_line_number(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -61,11 +61,23 @@ class Trace:
     header: TraceHeader
     samples: tuple[MemorySnapshot, ...]
     events: tuple[TraceEvent, ...]
-    truncated: bool = False
+    cut_line: int | None = None  # an incomplete last line, left out (cut off mid-write)
 
     @property
     def duration_s(self) -> float:
         return self.samples[-1].t - self.samples[0].t if self.samples else 0.0
+
+    @property
+    def cut_notice(self) -> str | None:
+        """One line for the user where the recording was cut off mid-write."""
+        if self.cut_line is None:
+            return None
+        n = len(self.samples)
+        return (
+            f"{self.path}: line {self.cut_line} is incomplete (the recording was cut off"
+            f" mid-write) and is left out; replaying the {n} sample{'' if n == 1 else 's'}"
+            " before it"
+        )
 
 
 def _opt_int(value: Any) -> int | None:
@@ -198,9 +210,12 @@ def _parse_line(obj: Any, header: TraceHeader) -> MemorySnapshot | TraceEvent | 
 
 
 def read_stream(
-    path: str | Path,
+    path: str | Path, on_cut: Callable[[int], None] | None = None
 ) -> tuple[TraceHeader, Iterator[MemorySnapshot | TraceEvent]]:
-    """Open a recording; returns its header and a lazy iterator over later lines."""
+    """Open a recording; returns its header and a lazy iterator over later lines.
+
+    A bad last line is a recording cut off mid-write: it is left out, and `on_cut`
+    is told its line number. A bad line anywhere else raises `TraceError`."""
     p = Path(path)
     try:
         fh: IO[str] = p.open("r", encoding="utf-8", errors="replace")
@@ -244,20 +259,28 @@ def read_stream(
                     continue
                 if item is not None:
                     yield item
-            # A bad last line is a recording cut off mid-write: tolerated.
+            if pending is not None and on_cut is not None:
+                on_cut(pending[0])
 
     return header, lines()
 
 
 def read(path: str | Path) -> Trace:
-    header, items = read_stream(path)
+    cut: list[int] = []
+    header, items = read_stream(path, cut.append)
     samples: list[MemorySnapshot] = []
     events: list[TraceEvent] = []
     for item in items:
         (samples if isinstance(item, MemorySnapshot) else events).append(item)  # type: ignore[arg-type]
     if not samples:
         raise TraceError(f"{path}: recording has no samples")
-    return Trace(path=str(path), header=header, samples=tuple(samples), events=tuple(events))
+    return Trace(
+        path=str(path),
+        header=header,
+        samples=tuple(samples),
+        events=tuple(events),
+        cut_line=cut[0] if cut else None,
+    )
 
 
 # --- writing ------------------------------------------------------------------------

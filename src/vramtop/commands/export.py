@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         if not 0.1 <= args.speed <= 1000:
             raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
         tr = trace.read(args.replay)
+        if tr.cut_notice:
+            print(f"vramtop: {tr.cut_notice}", file=sys.stderr)
         backend = ReplayBackend(tr, step_s=cfg.general.refresh_rate, loop=args.loop)
         monitor = build_monitor(backend, cfg, enrich=False)
         monitor.pace_s = cfg.general.refresh_rate / args.speed

@@ -62,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0.1 <= args.speed <= 1000:
         raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
     tr = trace.read(args.file)
+    if tr.cut_notice:
+        print(f"vramtop: {tr.cut_notice}", file=sys.stderr)
     if args.jsonl:
         return run_jsonl(tr, holder, args.rate, csv_path=getattr(args, "export_csv", None))
-    return run_replay_tui(tr, holder, args, speed=args.speed, loop=args.loop)
+    return run_replay_tui(tr, holder, args, speed=args.speed, loop=args.loop, notice=tr.cut_notice)
 
 
 def run_jsonl(
