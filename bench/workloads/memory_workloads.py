@@ -134,13 +134,18 @@ def mode_burst_leak(torch: Any, args: argparse.Namespace) -> None:
     event("model_ready")
     leak = int(args.leak_mb * MB * args.period)
     end = time.monotonic() + args.duration if args.duration else None
+    step = 0
     while end is None or time.monotonic() < end:
         step_start = time.monotonic()
         act = _alloc(torch, int(args.burst_gb * GB))
         _sleep_until(step_start + args.period * args.duty)
         del act
         torch.cuda.empty_cache()  # give the activations back: NVML sees the step
-        keep.append(_alloc(torch, leak))
+        step += 1
+        if args.leak_steps is None or step <= args.leak_steps:
+            keep.append(_alloc(torch, leak))
+            if step == args.leak_steps:
+                event("plateau", free=_free(torch))  # a warm-up: the floor holds from here
         _sleep_until(step_start + args.period)
 
 
@@ -296,6 +301,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--period", type=float, default=2.0)
     p.add_argument("--duty", type=float, default=0.5)
     p.add_argument("--leak-mb", type=float, default=100.0, help="MB/s leaked")
+    p.add_argument("--leak-steps", type=int, help="leak only in the first so many steps")
     p.add_argument("--duration", type=float)
     p = add("var-batch")
     p.add_argument("--base-gb", type=float, default=4.0)
@@ -335,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--rate-mb, --run-s and --pause-s must be positive")
     if args.mode == "leak" and not args.accel_mb >= 0:
         ap.error("--accel-mb must be 0 or more (a rate that only grows)")
+    if args.mode == "burst-leak" and args.leak_steps is not None and not args.leak_steps > 0:
+        ap.error("--leak-steps must be positive")
     if args.mode == "plateau" and args.halve_s is not None and not args.halve_s > 0:
         ap.error("--halve-s must be positive")
     if args.mode == "jax-leak" and not (args.rate_mb > 0 and args.chunk_mb > 0):
