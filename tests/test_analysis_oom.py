@@ -236,6 +236,73 @@ def test_no_false_alarm_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: flo
     assert sum(score.false_alarm_samples for score in _scores(tr, rate_hz)) == 0
 
 
+# Refreshes between the usual ones: the sampling clock drifts against periodic workloads
+# (bursts, XLA's regions) and against the moment a process appears, so samples see them
+# at other phases than at 0.5, 1 and 2 Hz. Measured in session 14 (lead ratio / false-alarm
+# recordings): 0.6 Hz 0.841 / 2, 0.7 Hz 0.860 / 1, 0.9 Hz 0.824 / 0, 1.1 Hz 0.869 / 0,
+# 1.5 Hz 0.858 / 0, 3 Hz 0.886 / 1. What fails there is listed with its reason (strict: a
+# case that stops failing fails here, and leaves its list).
+OFF_GRID_RATES_HZ = (0.6, 0.7, 0.9, 1.1, 1.5, 3.0)
+OFF_GRID_FALSE_ALARMS: dict[tuple[str, float], str] = {
+    ("slow_noisy_far.jsonl", 0.6): (
+        "a slow noisy leak with 23 GB free, seen every 1.7 s, reads as speeding up: the "
+        "low end dips to 282 s, under the 300 s warning, for 4 samples; it ends on its own"
+    ),
+    ("var_batch.jsonl", 0.6): (
+        "the training process arrives with its first batch (8.5 GB) and its next sample "
+        "holds 0.93 GB more: one rise of a process that has just arrived is a trend on a "
+        "quiet series (a training start-up), for one sample"
+    ),
+    ("slow_far_smooth.jsonl", 0.7): (
+        "the sample at 12.9 s caught the leaking process while its CUDA context was being "
+        "built (30 MB); the 0.65 GB the next one adds reads as a step of growth, and the "
+        "alert stands for 3 samples"
+    ),
+    ("staircase_near_full.jsonl", 3.0): (
+        "a loading process arrives with 6.05 GB at 43.7 s and holds 0.09 GB more 0.33 s "
+        "later: one rise of a process that has just arrived is a trend on a quiet series"
+    ),
+}
+OFF_GRID_LOST_ALERTS: dict[tuple[str, float], str] = {
+    ("burst_fast.jsonl", 0.9): (
+        "bursts every 5 s seen at 1.1 s samples: the peaks rise in 1.06 GB lumps every "
+        "10 s; once that is over a quarter of the room left and 7x the typical rise it "
+        "reads as an allocation event, and the growth restarts 15 s before the OOM"
+    ),
+    ("burst_leak_fast.jsonl", 0.9): (
+        "as burst_fast: a 1.06 GB lump of the aliased peaks reads as an allocation event "
+        "with 2.9 GB left, and the growth restarts"
+    ),
+    ("jax_leak.jsonl", 0.9): (
+        "XLA's regions seen as 0.27, 0.54, 1.07 GB: the 2.15 GB one at 24.4 s, over a "
+        "quarter of the 6.2 GB left and 7x the typical rise, is not taken for the next "
+        "region but for an allocation event, and the growth restarts; the regions after "
+        "it (3.9 GB, then 0.15 GB with the GPU full) restart it again"
+    ),
+    ("jax_leak.jsonl", 1.5): "as at 0.9 Hz: the 2.15 GB region at 24 s read as an allocation event",
+}
+
+
+@pytest.mark.parametrize(
+    ("tr", "rate_hz"), _at_rates(NO_OOM_RECORDINGS, OFF_GRID_RATES_HZ, OFF_GRID_FALSE_ALARMS)
+)
+def test_no_false_alarm_between_the_usual_refresh_rates(
+    tr: trace_mod.Trace, rate_hz: float
+) -> None:
+    assert sum(score.false_alarm_samples for score in _scores(tr, rate_hz)) == 0
+
+
+@pytest.mark.parametrize(
+    ("tr", "rate_hz"),
+    _at_rates(OOM_RECORDINGS, (0.9, 1.1, 1.5, 3.0), OFF_GRID_LOST_ALERTS),
+)
+def test_an_alert_stands_at_the_oom_between_the_usual_refresh_rates(
+    tr: trace_mod.Trace, rate_hz: float
+) -> None:
+    (score,) = [s for s in _scores(tr, rate_hz) if s.expected == "oom"]
+    assert score.lead_s > 0
+
+
 # --- the same predictions through `vramtop replay FILE --jsonl --rate 1` ---------------------
 
 
