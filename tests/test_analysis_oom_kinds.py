@@ -309,6 +309,13 @@ def test_the_reserving_model_reads_regions_as_the_demand() -> None:
         [(13.0, 0.57 * GB), (14.0, 0.54 * GB), (15.0, 1.07 * GB), (17.0, 2.15 * GB)], 1.0, 11 * GB
     )
     assert fast is not None and 500 * MB < fast.rate < 560 * MB
+    # one region a sample after the one before, the next ones further apart (jax_leak seen
+    # every 1.11 s): the sample-apart rate (244 MB/s) may be up to twice the demand's, so it
+    # agrees with the later one (119 MB/s), and is taken as near it as it can be
+    dt = 1 / 0.9
+    regions = [(10, 0.294), (11, 0.268), (12, 0.537), (16, 1.074)]  # (sample, GB)
+    drifting = _reserving([(k * dt, gb * GB) for k, gb in regions], dt, 6 * GB)
+    assert drifting is not None and 115 * MB < drifting.rate < 125 * MB
     # regions that do not last as the demand takes to use them are not this allocator
     assert (
         _reserving(

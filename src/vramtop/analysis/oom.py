@@ -475,9 +475,18 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
     ]
     # Regions a sample apart give their rate within a factor of two; two samples or more
     # within half. The finer ones are taken where two are known (a fast demand at a slow
-    # refresh leaves only a sample between its first regions).
+    # refresh leaves only a sample between its first regions); else a coarse rate agrees
+    # with the others anywhere down to half of it (its region may have come up to a
+    # sample later than seen), and is taken as near them as it can be.
     fine = [r for gap, r in timed if gap >= 2 * dt]
-    rates = (fine if len(fine) >= 2 else [r for _, r in timed])[-RESERVE_REGIONS:]
+    if len(fine) >= 2:
+        rates = fine[-RESERVE_REGIONS:]
+    else:
+        near = _median(fine) if fine else None
+        rates = [
+            r if gap >= 2 * dt or near is None else min(r, max(r / 2, near))
+            for gap, r in timed
+        ][-RESERVE_REGIONS:]
     if len(rates) < 2 or max(rates) > RESERVE_RATE_AGREE * min(rates):
         return None
     return _Reserve(
