@@ -325,6 +325,27 @@ def test_the_reserving_model_reads_regions_as_the_demand() -> None:
     )
 
 
+def test_a_lump_the_growth_made_twice_is_not_an_allocation_event() -> None:
+    """Bursts seen at a phase that drifts against the samples' (burst_fast at 0.9 Hz) lift
+    the peak envelope by the same 1.06 GB lump every few samples, among 0.15 GB rises. With
+    3 GB left a lump is over a quarter of the room and 7x the typical rise, the mark of
+    a load; the third one is a step this growth makes again and again. The second is not
+    yet, and nor is any beside a process that swings (its moves may be in the rises)."""
+    from vramtop.analysis.oom import _allocation_event, _Episode
+    from vramtop.model import ProcessIdentity
+
+    small = [(float(t), 0.15 * GB) for t in (1, 2, 3, 5, 6, 7, 8)]
+    once = _Episode(t0=0.0, level0=70 * GB, headroom0=10 * GB, rises=[*small, (4.0, 1.06 * GB)])
+    twice = _Episode(
+        t0=0.0, level0=70 * GB, headroom0=10 * GB, rises=[*once.rises, (9.0, 1.06 * GB)]
+    )
+    assert _allocation_event(1.06 * GB, 3 * GB, once, 1.0)
+    assert not _allocation_event(1.06 * GB, 3 * GB, twice, 1.0)
+    assert _allocation_event(2.0 * GB, 3 * GB, twice, 1.0)  # far bigger than any before
+    twice.swung[ProcessIdentity(7, 1)] = 5.0
+    assert _allocation_event(1.06 * GB, 3 * GB, twice, 1.0)
+
+
 # --- the further off, the surer ------------------------------------------------------------
 
 

@@ -620,6 +620,14 @@ class _Episode:
             sum(r for _, r in self.rises) >= FRESH_VS_BEFORE * rise
         )
 
+    def made_rise(self, rise: float) -> bool:
+        """Did this growth, with no other process swinging beside it, already make rises
+        about as big (within `STEP_AGAIN_RATIO`) more than once: a lump it makes again and
+        again (bursts seen at a phase that drifts against the samples')?"""
+        if self.swung:
+            return False
+        return sum(size * STEP_AGAIN_RATIO >= rise for _, size in self.rises) >= 2
+
     def median_rise(self) -> float:
         sizes = sorted(s for _, s in self.rises)
         return sizes[len(sizes) // 2] if sizes else 0.0
@@ -1099,6 +1107,7 @@ def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: flo
         ep is None
         or (
             rise > JUMP_VS_MEDIAN * ep.median_rise()
+            and not ep.made_rise(rise)
             and not ep.continues_reserve(rise, headroom, dt)
         )
     )
