@@ -207,7 +207,8 @@ DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues t
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
 FIRST_STEP_SPAN_S = 30.0  # ... or a single step, by one as big (up to STEP_AGAIN_RATIO x) ...
 STEP_AGAIN_RATIO = 1.5  # ... this soon after it (a far bigger one, after FIRST_GAP_TOLERANCE_S
-# with nothing between, starts a new growth instead: `_track`)
+# with nothing between, starts a new growth instead: `_track`); rises within it of each
+# other are the same lump (`_Episode.made_rise`)
 FLOOR_CLIMB_SHARE = 0.5  # a swinging series whose floor rose this share of its growth rests
 # (2x until session 4: a step leak rose for 3 s, paused 18 s and went on; no fixture
 # recording or synthetic run scores differently between 2x and 8x, and with no limit one
@@ -1101,7 +1102,8 @@ def _changepoint(
 def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: float) -> bool:
     """Is a rise one allocation taking a large share of what was left (a load, a
     pre-allocation, a bigger batch), not a step of the growth `ep` (where there is one):
-    far above its typical rise, and not the next region of an allocator reserving ahead?
+    far above its typical rise, not a lump it has made twice already (`made_rise`), and
+    not the next region of an allocator reserving ahead?
     """
     return rise > JUMP_SHARE * max(headroom, 1.0) and (
         ep is None
