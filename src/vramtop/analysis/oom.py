@@ -205,14 +205,14 @@ IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than t
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
+# (DORMANT_SPAN_FACTOR was 2x until session 4: a step leak rose for 3 s, paused 18 s and
+# went on; no fixture recording or synthetic run scores differently between 2x and 8x,
+# and with no limit one caching-allocator development seed false-alarms)
 FIRST_STEP_SPAN_S = 30.0  # ... or a single step, by one as big (up to STEP_AGAIN_RATIO x) ...
 STEP_AGAIN_RATIO = 1.5  # ... this soon after it (a far bigger one, after FIRST_GAP_TOLERANCE_S
 # with nothing between, starts a new growth instead: `_track`); rises within it of each
 # other are the same lump (`_Episode.made_rise`)
 FLOOR_CLIMB_SHARE = 0.5  # a swinging series whose floor rose this share of its growth rests
-# (2x until session 4: a step leak rose for 3 s, paused 18 s and went on; no fixture
-# recording or synthetic run scores differently between 2x and 8x, and with no limit one
-# caching-allocator development seed false-alarms)
 RATE_SPAN_S = 60.0  # a rate window reaches back at least this far (or the predicted time)
 RATE_MIN_ARRIVALS = 8  # ... and keeps at least this many arrivals
 RANGE_Z = 1.0  # the range spans one standard deviation either way
