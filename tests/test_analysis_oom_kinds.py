@@ -427,6 +427,31 @@ def test_bursts_on_a_leak_warn_after_two_climbing_bursts() -> None:
     assert first <= 16.0
 
 
+@pytest.mark.parametrize(("wobble_mb", "first_by"), [(0.0, 15.0), (10.0, 18.0)])
+def test_bursts_of_one_size_warn_two_swings_early_even_in_big_steps(
+    wobble_mb: float, first_by: float
+) -> None:
+    """A 4 GB burst every 2.5 s, its floor 0.24 GB higher each step, 3.8 GB left (as the
+    recording burst_slow_leak): each step is over 5% of the room, so two of them would
+    be allocation events, were the bursts not one size to the byte, as a training step
+    of one shape allocates. Bursts whose sizes differ by 10 MB (random batches that
+    happen to climb) wait for the third swing, as before."""
+
+    def procs(t: float) -> dict[int, float]:
+        if t < 10:
+            return {1: 76.1 * GB}
+        step = int((t - 10) // 2.5)
+        up = (t - 10) % 2.5 < 1.25
+        burst = 4 * GB + wobble_mb * MB * (step % 3) if up else 0.0
+        return {1: 76.1 * GB, 2: 0.8 * GB + 240 * MB * step + burst}
+
+    samples = _series(40, 1.0, procs)
+    _, preds = _run(samples)
+    alerts = [t for (t, _), x in zip(samples, preds, strict=True) if x is not None and x.alert]
+    assert alerts[0] == first_by
+    assert alerts == [t for t, _ in samples if t >= first_by]  # and it stands from then on
+
+
 # --- when growth stops ---------------------------------------------------------------------
 
 

@@ -92,7 +92,9 @@ two questions:
      grown since), when each is a small share of the headroom (a few more such
      steps filling the GPU are allocation events); on a swinging one they do only
      if the swings climb (every burst a new high, the troughs rising with the
-     peaks); otherwise it takes `TREND_EFFECTIVE_RISES`. On a swinging series,
+     peaks), and in big steps only if the bursts are also one size to NVML's
+     granularity (`_steady_bursts`: a training step of one shape on a leak);
+     otherwise it takes `TREND_EFFECTIVE_RISES`. On a swinging series,
      however many rises, the newest two swings must climb together
      (`_climbing_cycles`: each with a higher trough and a higher peak, the troughs
      rising at the peaks' rate): random batch sizes reach new highs by chance,
@@ -246,6 +248,8 @@ SWING_SHARE = 0.01  # a process moving this much (of the GPU) at once swings (`_
 LUMPY_FACTOR = 0.35  # ... such a staircase of loads counts as about a third of the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
 CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
+STEADY_CYCLES = 2  # bursts of one size (`_steady_bursts`): this many swings in a row climbed
+STEADY_AMPLITUDE_BYTES = 2 * NOISE_BYTES  # ... the last two as high above their troughs to this
 CONSISTENCY_FULL = 0.7  # floor rise / peak rise (either way) at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
@@ -699,6 +703,36 @@ def _climbing_share(pts: Sequence[_Point]) -> float:
     return highs / bursts if bursts else 1.0
 
 
+_Sample = tuple[float, float]
+
+
+def _swings(
+    seq: Sequence[_Sample],
+) -> tuple[list[_Sample], list[tuple[_Sample | None, _Sample]], _Sample | None]:
+    """`seq` (memory over time) without moves under NVML's granularity; its swings,
+    oldest first, each a trough (None where none came before it) and the peak after
+    it, the newest sample a peak only as a new high; and a trough still open."""
+    comp: list[_Sample] = []
+    for t, v in seq:
+        if not comp or abs(v - comp[-1][1]) > NOISE_BYTES:
+            comp.append((t, v))
+    swings: list[tuple[_Sample | None, _Sample]] = []
+    trough: _Sample | None = None
+    top = max((v for _, v in comp), default=0.0)
+    for i in range(1, len(comp)):
+        v, before = comp[i][1], comp[i - 1][1]
+        after = comp[i + 1][1] if i + 1 < len(comp) else None
+        if after is None:
+            if v > before and v >= top - NOISE_BYTES:
+                swings.append((trough, comp[i]))
+        elif before < v > after:
+            swings.append((trough, comp[i]))
+            trough = None
+        elif before > v < after:
+            trough = comp[i]
+    return comp, swings, trough
+
+
 def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
     """How many of the newest swings in a row climbed as bursts on a leak do (None
     when memory never fell: no swings, only a rise such as a load before a leak).
@@ -712,25 +746,7 @@ def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
     counts when its peak rose above where memory stood before it. The newest sample
     is a peak only as a new high; below that, its swing is still under way.
     """
-    comp: list[tuple[float, float]] = []
-    for t, v in seq:
-        if not comp or abs(v - comp[-1][1]) > NOISE_BYTES:
-            comp.append((t, v))
-    # (trough or None, peak) per swing, oldest first.
-    swings: list[tuple[tuple[float, float] | None, tuple[float, float]]] = []
-    trough: tuple[float, float] | None = None
-    top = max((v for _, v in comp), default=0.0)
-    for i in range(1, len(comp)):
-        v, before = comp[i][1], comp[i - 1][1]
-        after = comp[i + 1][1] if i + 1 < len(comp) else None
-        if after is None:
-            if v > before and v >= top - NOISE_BYTES:
-                swings.append((trough, comp[i]))
-        elif before < v > after:
-            swings.append((trough, comp[i]))
-            trough = None
-        elif before > v < after:
-            trough = comp[i]
+    comp, swings, trough = _swings(seq)
     if all(low is None for low, _ in swings) and trough is None:
         return None
     count = 0
@@ -751,6 +767,22 @@ def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
             break
         count += 1
     return count
+
+
+def _steady_bursts(seq: Sequence[_Sample]) -> bool:
+    """Bursts of one size on a climbing floor: the newest swings climb as bursts on a
+    leak do (`_climbing_cycles`, at least `STEADY_CYCLES`), and the last two bursts
+    rose as far above their troughs as each other, to within NVML's granularity
+    (`STEADY_AMPLITUDE_BYTES`). A training step of one shape allocates the same
+    blocks every time; random batch sizes almost never come back that close."""
+    _, swings, _ = _swings(seq)
+    done = [(low, high) for low, high in swings if low is not None]
+    if len(done) < 2 or (_climbing_cycles(seq) or 0) < STEADY_CYCLES:
+        return False
+    (plow, phigh), (low, high) = done[-2], done[-1]
+    climb = high[1] - phigh[1]
+    amplitude_change = abs((high[1] - low[1]) - (phigh[1] - plow[1]))
+    return climb > NOISE_BYTES and amplitude_change <= STEADY_AMPLITUDE_BYTES
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -2145,7 +2177,8 @@ class OOMPredictor:
         if growth <= 0 or t <= ep.t0:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
-        if ep.median_rise() > QUICK_TREND_SHARE * headroom:
+        seq = [*ep.before, *((p.t, p.used) for p in ep.points)]
+        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(seq):
             return False  # a few more such steps fill the GPU: allocation events
         if ep.spread0 <= growth:
             return True
