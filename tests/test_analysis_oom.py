@@ -7,7 +7,7 @@ GPU recordings are pinned the moment they are added. Scoring is bench/oom_accura
 Measured at 1 Hz on the 44 real OOM recordings and 28 no-OOM ones (H100, three on an
 H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
 the 0.90 target), coverage 0.844 with ranges 1.27x wide (median), no alert on any
-no-OOM recording. At 2 Hz 0.904 and 0.841, at 0.5 Hz 0.861 and 0.722. Every recording
+no-OOM recording. At 2 Hz 0.904 and 0.841, at 0.5 Hz 0.859 and 0.722. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -161,7 +161,7 @@ def test_the_whole_target_holds_at_2hz() -> None:
 
 
 def test_half_hertz_keeps_its_lead() -> None:
-    """At 0.5 Hz: 0.861 lead ratio (a sample of 2 s costs more of a short run's lead), no
+    """At 0.5 Hz: 0.859 lead ratio (a sample of 2 s costs more of a short run's lead), no
     false alarm."""
     scores = [s for tr in RECORDINGS for s in _scores(tr, 0.5)]
     summary = bench.summarize("vramtop", scores)
@@ -243,18 +243,21 @@ def test_no_false_alarm_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: flo
 # recordings), at the start of the session and after its two changes for it (regions a
 # sample apart agree with later ones; a lump the growth made twice is not an allocation
 # event): 0.6 Hz 0.841 / 2, 0.7 Hz 0.860 / 1, 0.9 Hz 0.824 -> 0.866 / 0, 1.1 Hz 0.869 /
-# 0, 1.5 Hz 0.858 -> 0.868 / 0, 3 Hz 0.886 -> 0.895 / 1. What fails there is listed with
-# its reason (strict: a case that stops failing fails here, and leaves its list).
-OFF_GRID_RATES_HZ = (0.6, 0.7, 0.9, 1.1, 1.5, 3.0)
+# 0, 1.5 Hz 0.858 -> 0.868 / 0, 3 Hz 0.886 -> 0.895 / 1. Session 15 added refreshes of
+# 1.5 s and 2.5 s, common choices (0.866 / 1 and 0.806 / 1 at first), and left var_batch
+# at 0.6 and 2/3 Hz clean (a process that came with many times its first rise is not a
+# fresh start). What fails there is listed with its reason (strict: a case that stops
+# failing fails here, and leaves its list).
+OFF_GRID_RATES_HZ = (0.4, 0.6, 2 / 3, 0.7, 0.9, 1.1, 1.5, 3.0)
 OFF_GRID_FALSE_ALARMS: dict[tuple[str, float], str] = {
     ("slow_noisy_far.jsonl", 0.6): (
         "a slow noisy leak with 23 GB free, seen every 1.7 s, reads as speeding up: the "
         "low end dips to 282 s, under the 300 s warning, for 4 samples; it ends on its own"
     ),
-    ("var_batch.jsonl", 0.6): (
-        "the training process arrives with its first batch (8.5 GB) and its next sample "
-        "holds 0.93 GB more: one rise of a process that has just arrived is a trend on a "
-        "quiet series (a training start-up), for one sample"
+    ("var_batch_b.jsonl", 0.4): (
+        "random batches of 1-18 GB every 0.5 s, seen every 2.5 s, are each a random draw: "
+        "two in a row came 1 GB above the highs before, the low one 8 GB above the lows, "
+        "and the floor over the window read as climbing with the peak, for one sample"
     ),
     ("slow_far_smooth.jsonl", 0.7): (
         "the sample at 12.9 s caught the leaking process while its CUDA context was being "
@@ -287,7 +290,7 @@ def test_no_false_alarm_between_the_usual_refresh_rates(
 
 @pytest.mark.parametrize(
     ("tr", "rate_hz"),
-    _at_rates(OOM_RECORDINGS, (0.9, 1.1, 1.5, 3.0), OFF_GRID_LOST_ALERTS),
+    _at_rates(OOM_RECORDINGS, (0.4, 2 / 3, 0.9, 1.1, 1.5, 3.0), OFF_GRID_LOST_ALERTS),
 )
 def test_an_alert_stands_at_the_oom_between_the_usual_refresh_rates(
     tr: trace_mod.Trace, rate_hz: float

@@ -1207,6 +1207,26 @@ def test_a_big_arrival_then_a_sliver_is_not_a_fresh_start() -> None:
     assert all(x is None for x in _run(_series(30, 1.0, procs))[1])
 
 
+@pytest.mark.parametrize(("first_gb", "warns"), [(8.5, False), (1.2, True)])
+def test_a_process_that_came_with_many_of_its_first_rises_is_not_a_fresh_start(
+    first_gb: float, warns: bool
+) -> None:
+    """A training process first seen with its model and first batch (8.5 GB) and 0.93 GB
+    more a sample later (its allocator's high-water mark, as var_batch.jsonl at 0.6 Hz)
+    was running well before that rise: one rise of it is not yet a trend. One first seen
+    with a context and a little more (1.2 GB) grew from its start, and warns at once."""
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: 55.1 * GB}
+        if t >= 13:
+            out[2] = first_gb * GB + (0.93 * GB if t >= 14 else 0.0)
+        return out
+
+    samples = _series(30, 1.0, procs)
+    alerts = [t for (t, _), x in zip(samples, _run(samples)[1], strict=True) if x and x.alert]
+    assert alerts == ([14.0] if warns else [])
+
+
 def test_growth_before_a_fresh_start_is_not_mixed_into_its_rate() -> None:
     """A 20 MB rise (another process's context, as in leak_60.jsonl) seconds before the
     leaker arrives does not start the leak's episode: the leak's own start does."""

@@ -99,7 +99,8 @@ two questions:
      (`_climbing_cycles`: each with a higher trough and a higher peak, the troughs
      rising at the peaks' rate): random batch sizes reach new highs by chance,
      a few in a row now and then, but their troughs do not climb with them.
-     A process that arrived small on the sample before and grows at once is a
+     A process that arrived small on the sample before (a CUDA context and at
+     most `FRESH_ARRIVAL_RISES` of its first rise) and grows at once is a
      *fresh start*: its start is the growth's first step, so it counts as one
      more rise, one small rise of it on a quiet series warns (and clears at the
      next flat sample; a second rise keeps the warning the first raised), and it
@@ -194,6 +195,8 @@ REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
 FRESH_VS_BEFORE = 0.2  # growth before a fresh process's first rise under this share of it
+CONTEXT_BYTES = 600 * MB  # about what a CUDA context costs (0.5 GB on an H100)
+FRESH_ARRIVAL_RISES = 6.0  # a fresh start came with no more than this many of its rises beyond one
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
@@ -1749,13 +1752,18 @@ class OOMPredictor:
                 return False
             # A process that arrived on the sample before, small, and grows at once
             # (most of this rise is its own, and not a sliver of what it came with):
-            # its workload began with this growth.
+            # its workload began with this growth. One that came with a CUDA context
+            # and many times this rise (a model and its first batch) ran before it.
             own = sum(
                 self._sizes.get(i, 0.0) - self._onset_sizes.get(i, 0.0)
                 for i in self._arrived_before
             )
             came = sum(self._onset_sizes.get(i, 0.0) for i in self._arrived_before)
-            fresh = bool(self._arrived_before) and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
+            fresh = (
+                bool(self._arrived_before)
+                and own >= max(0.5 * grow, ARRIVAL_SLACK * came)
+                and came - CONTEXT_BYTES <= FRESH_ARRIVAL_RISES * own
+            )
             if fresh and ep is not None and not ep.trend_beside(own):
                 self._release(ep)
                 ep = None  # what came before it was not a trend (yet): start from here
