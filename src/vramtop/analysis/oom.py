@@ -106,7 +106,8 @@ two questions:
      next flat sample; a second rise keeps the warning the first raised), and it
      starts its own episode when what came before was not yet a trend, or a few
      MB of accounting beside its first rise. Growth in big steps
-     (>= 2% of the GPU each) with flat samples between them is a staircase of
+     (>= 2% of the GPU each; loads of one size count so with a few MB of
+     accounting between them) with flat samples between them is a staircase of
      loads and counts about a third.
    - **consistency**: the floor must rise with the peak (`_floor_ratio`: the
      lowest memory over the last few gaps between rises against the peak's rise
@@ -1975,10 +1976,16 @@ class OOMPredictor:
         prior = (pi + (1 - pi) * (1 - f0) * benign) / denom if denom > 0 else 1.0
         evidence = math.sqrt(min(1.0, n_eff / max(1, s.min_sustained_samples)))
         gaps = sorted(ep.gaps)
+        # Loads of one size with a few MB of accounting between them (rises under
+        # `ARRIVAL_SLACK` of the biggest) are big steps too.
+        loads = [x for x in sizes if x >= ARRIVAL_SLACK * sizes[-1]]
+        step = sizes[len(sizes) // 2]
+        if loads[-1] <= STEP_AGAIN_RATIO * loads[0]:
+            step = max(step, loads[0])
         if (
             gaps
             and reserve is None
-            and sizes[len(sizes) // 2] >= LOAD_STEP_SHARE * total
+            and step >= LOAD_STEP_SHARE * total
             and (gaps[len(gaps) // 2] >= 2 * dt)
         ):
             # Big steps that flatten between them: a staircase of loads, not a leak.
