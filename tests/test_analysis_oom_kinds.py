@@ -339,11 +339,28 @@ def test_a_lump_the_growth_made_twice_is_not_an_allocation_event() -> None:
     twice = _Episode(
         t0=0.0, level0=70 * GB, headroom0=10 * GB, rises=[*once.rises, (9.0, 1.06 * GB)]
     )
-    assert _allocation_event(1.06 * GB, 3 * GB, once, 1.0)
-    assert not _allocation_event(1.06 * GB, 3 * GB, twice, 1.0)
-    assert _allocation_event(2.0 * GB, 3 * GB, twice, 1.0)  # far bigger than any before
+    assert _allocation_event(20.0, 1.06 * GB, 3 * GB, once, 1.0)
+    assert not _allocation_event(20.0, 1.06 * GB, 3 * GB, twice, 1.0)
+    assert _allocation_event(20.0, 2.0 * GB, 3 * GB, twice, 1.0)  # far bigger than any before
     twice.swung[ProcessIdentity(7, 1)] = 5.0
-    assert _allocation_event(1.06 * GB, 3 * GB, twice, 1.0)
+    assert _allocation_event(20.0, 1.06 * GB, 3 * GB, twice, 1.0)
+
+
+def test_a_region_that_completes_a_doubling_run_is_not_an_allocation_event() -> None:
+    """XLA's regions seen every 0.67 s (jax_leak at 1.5 Hz): the first falls across two
+    samples (0.16 + 0.40 GB), so before the 2.15 GB region only one doubling is seen
+    (0.54 -> 1.07 GB). With 6.2 GB left that region is a third of the room and 5x the
+    typical rise (a small allocation beside the regions among them), the mark of a
+    load; but it doubles the run again, each region lasting as long as the one before
+    took to use: the next region of an allocator reserving ahead. A rise three times
+    the region before is a load."""
+    from vramtop.analysis.oom import _allocation_event, _Episode
+
+    seen = [(10.67, 0.16 * GB), (11.33, 0.40 * GB), (13.33, 0.54 * GB), (17.33, 1.07 * GB)]
+    seen.append((23.33, 2 * MB))  # a small allocation beside the regions
+    regions = _Episode(t0=10.0, level0=76 * GB, headroom0=9 * GB, rises=seen)
+    assert not _allocation_event(24.0, 2.15 * GB, 6.2 * GB, regions, 2 / 3)
+    assert _allocation_event(24.0, 3.5 * GB, 6.2 * GB, regions, 2 / 3)  # no doubling: a load
 
 
 # --- the further off, the surer ------------------------------------------------------------

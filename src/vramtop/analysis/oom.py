@@ -64,7 +64,8 @@ two questions:
      the ones before are used up (`_reserving`). Its rises are not steps of the
      demand: the demand is a region's size over the time until the next, the newest
      region is room still to use, a region taking most of what is left is the next
-     one (not a load), and at full the allocator waits `RESERVE_RETRY_S` for memory
+     one (not a load; it may itself complete the doubling run, where the first
+     regions fell across samples), and at full the allocator waits `RESERVE_RETRY_S` for memory
      to come back before it fails.
    - **a rhythm of runs and rests** (a leak that pauses while a loop evaluates or
      checkpoints): once three runs have begun, finished runs growing alike and
@@ -649,15 +650,17 @@ class _Episode:
         room = self.points[i].headroom if i >= 0 else math.inf
         return _reserving(self.rises[-RESERVE_SCAN:], dt, room)
 
-    def continues_reserve(self, grow: float, headroom: float, dt: float) -> bool:
-        """Is a rise of `grow` the next region of a reserving allocator (doubled, or
-        backed off to what fits)?"""
+    def continues_reserve(self, t: float, grow: float, headroom: float, dt: float) -> bool:
+        """Is a rise of `grow` at `t` the next region of a reserving allocator (doubled,
+        or backed off to what fits)? It may complete the doubling run itself: a region
+        split across two samples hides one doubling before it."""
         reserve = self.reserve(dt)
-        if reserve is None:
-            return False
-        lo, hi = RESERVE_RATIO
-        last = reserve.last_size
-        return lo * last <= grow <= hi * last or _backed_off(last, grow, headroom)
+        if reserve is not None:
+            lo, hi = RESERVE_RATIO
+            last = reserve.last_size
+            if lo * last <= grow <= hi * last or _backed_off(last, grow, headroom):
+                return True
+        return _reserving([*self.rises[-RESERVE_SCAN + 1 :], (t, grow)], dt, headroom) is not None
 
 
 def _finite(x: float | int | None) -> float | None:
@@ -1135,7 +1138,9 @@ def _changepoint(
     return None if best is None else (best[1], best[2], True)
 
 
-def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: float) -> bool:
+def _allocation_event(
+    t: float, rise: float, headroom: float, ep: _Episode | None, dt: float
+) -> bool:
     """Is a rise one allocation taking a large share of what was left (a load, a
     pre-allocation, a bigger batch), not a step of the growth `ep` (where there is one):
     far above its typical rise, not a lump it has made twice already (`made_rise`), and
@@ -1146,7 +1151,7 @@ def _allocation_event(rise: float, headroom: float, ep: _Episode | None, dt: flo
         or (
             rise > JUMP_VS_MEDIAN * ep.median_rise()
             and not ep.made_rise(rise)
-            and not ep.continues_reserve(rise, headroom, dt)
+            and not ep.continues_reserve(t, rise, headroom, dt)
         )
     )
 
@@ -1529,7 +1534,7 @@ class OOMPredictor:
         load = (
             established
             and step > NOISE_BYTES
-            and _allocation_event(step, self._prev[2], ep, self._interval())
+            and _allocation_event(t, step, self._prev[2], ep, self._interval())
         )
         given = 0.0
         for ident, m in moves.items():
@@ -1740,7 +1745,7 @@ class OOMPredictor:
             NOISE_BYTES, self.settings.min_rate_bytes_per_s * (t - pt), ARRIVAL_SLACK * appeared
         )
         if grow > noise:
-            if _allocation_event(grow, phead, ep, dt):
+            if _allocation_event(t, grow, phead, ep, dt):
                 # An event, not a trend. The envelope starts at the new level: a
                 # growth after it is measured from there, not against the floor from
                 # before the load.
