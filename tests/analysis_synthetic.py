@@ -41,6 +41,9 @@ class Workload:
     name: str = "python3"
     end_s: float | None = None
     plateau_s: float | None = None  # time since start at which growth stops, if it does
+    # ... or, growth of an uncertain pace, once its demand reaches this many bytes (a
+    # workload announces its plateau after its last allocation)
+    plateau_bytes: float | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
     # Seconds between the `start` event and the process's first memory (CUDA start-up:
     # about 4-5 s on the H100 recordings); its demand runs from then on.
@@ -182,13 +185,14 @@ def build(
                 done.add(w.pid)
                 events.append(TraceEvent(t, "exit", w.pid, {}))
                 continue
+            want = w.demand(t - w.start_s - w.init_s)
             if (
                 w.plateau_s is not None
                 and t - w.start_s - w.init_s >= w.plateau_s
+                and (w.plateau_bytes is None or (want or 0.0) >= w.plateau_bytes)
                 and not any(e.event == "plateau" and e.pid == w.pid for e in events)
             ):
                 events.append(TraceEvent(t, "plateau", w.pid, {}))
-            want = w.demand(t - w.start_s - w.init_s)
             if want is None:
                 continue
             others = sum(v for p, v in alive.items() if p != w.pid)
@@ -592,7 +596,9 @@ def fam_swinger_plateau(rng: random.Random, name: str) -> Trace:
         [
             Workload(1, _t(rng, 0.5, 3), ballast(b)),
             Workload(3, round(start - _u(rng, 0, 10), 1), swinger, init_s=_init(rng)),
-            Workload(2, start, demand, plateau_s=grow_s, init_s=_init(rng)),
+            Workload(
+                2, start, demand, plateau_s=0.0, plateau_bytes=CONTEXT + size, init_s=_init(rng)
+            ),
         ],
         grow_s + 80,
         expected="no_oom",
@@ -654,7 +660,14 @@ def fam_plateau(rng: random.Random, name: str) -> Trace:
         name,
         [
             Workload(1, _t(rng, 0.5, 3), ballast(b)),
-            Workload(2, _t(rng, 4, 10), demand, plateau_s=grow_s, init_s=_init(rng)),
+            Workload(
+                2,
+                _t(rng, 4, 10),
+                demand,
+                plateau_s=0.0,
+                plateau_bytes=CONTEXT + size,
+                init_s=_init(rng),
+            ),
         ],
         grow_s + 70,
         expected="no_oom",
