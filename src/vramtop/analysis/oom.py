@@ -65,8 +65,8 @@ two questions:
      demand: the demand is a region's size over the time until the next, the newest
      region is room still to use, a region taking most of what is left is the next
      one (not a load; it may itself complete the doubling run, where the first
-     regions fell across samples), and at full the allocator waits `RESERVE_RETRY_S` for memory
-     to come back before it fails.
+     regions fell across samples), and at full the allocator waits
+     `RESERVE_RETRY_S` for memory to come back before it fails.
    - **a rhythm of runs and rests** (a leak that pauses while a loop evaluates or
      checkpoints): once three runs have begun, finished runs growing alike and
      starting a steady period apart, the range is their schedule (`_Rhythm`): the
@@ -198,7 +198,7 @@ JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
 FRESH_VS_BEFORE = 0.2  # growth before a fresh process's first rise under this share of it
 CONTEXT_BYTES = 600 * MB  # about what a CUDA context costs (0.5 GB on an H100)
-FRESH_ARRIVAL_RISES = 6.0  # a fresh start came with no more than this many of its rises beyond one
+FRESH_ARRIVAL_RISES = 6.0  # a fresh start came with at most this many of its rises beyond that
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
@@ -740,7 +740,7 @@ def _swings(
     return comp, swings, trough
 
 
-def _climbing_cycles(seq: Sequence[tuple[float, float]]) -> int | None:
+def _climbing_cycles(seq: Sequence[_Sample]) -> int | None:
     """How many of the newest swings in a row climbed as bursts on a leak do (None
     when memory never fell: no swings, only a rise such as a load before a leak).
 
@@ -1141,10 +1141,10 @@ def _changepoint(
 def _allocation_event(
     t: float, rise: float, headroom: float, ep: _Episode | None, dt: float
 ) -> bool:
-    """Is a rise one allocation taking a large share of what was left (a load, a
-    pre-allocation, a bigger batch), not a step of the growth `ep` (where there is one):
-    far above its typical rise, not a lump it has made twice already (`made_rise`), and
-    not the next region of an allocator reserving ahead?
+    """Is a rise (seen at `t`) one allocation taking a large share of what was left (a
+    load, a pre-allocation, a bigger batch), not a step of the growth `ep` (where there
+    is one): far above its typical rise, not a lump it has made twice already
+    (`made_rise`), and not the next region of an allocator reserving ahead?
     """
     return rise > JUMP_SHARE * max(headroom, 1.0) and (
         ep is None
