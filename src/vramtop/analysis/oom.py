@@ -243,7 +243,8 @@ CHANGE_MAX_M = 8  # a change of rate is looked for in the newest 2..8 increments
 CHANGE_NULL_ARRIVALS = 48  # ... among the newest this many arrivals
 CHANGE_MIN_NULL = 5  # ... against at least this many older windows
 ARRIVAL_MIN_NULL = 3  # ... or this many where a process arrived (a kink known in advance)
-CHANGE_Z = 4.0  # robust deviations for a confirmed change (two increments or more)
+# (4.0 until a leak in chunks of 0-3x their size showed 4.3 by chance over four arrivals)
+CHANGE_Z = 4.5  # robust deviations for a confirmed change (two increments or more)
 CHANGE_Z_NEW = 3.0  # ... for one increment, which only widens the range
 CHANGE_MIN_ARRIVALS = 4.0  # ... over a window that holds this many arrivals, on average
 CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in the null
