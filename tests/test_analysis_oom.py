@@ -4,7 +4,7 @@ Recordings are picked up from tests/fixtures/traces/*.jsonl by `meta.expected`, 
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
-Measured at 1 Hz on the 44 real OOM recordings and 28 no-OOM ones (H100, three on an
+Measured at 1 Hz on the 44 real OOM recordings and 30 no-OOM ones (H100, three on an
 H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
 the 0.90 target), coverage 0.844 with ranges 1.27x wide (median), no alert on any
 no-OOM recording. At 2 Hz 0.904 and 0.841, at 0.5 Hz 0.859 and 0.722. Every recording
@@ -144,7 +144,7 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
     """At 1 Hz, the default refresh: lead (measured 0.897, under the target 0.90),
-    coverage (0.844, the target 0.80) and no false alarm (0 of 28)."""
+    coverage (0.844, the target 0.80) and no false alarm (0 of 30)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -260,6 +260,11 @@ OFF_GRID_FALSE_ALARMS: dict[tuple[str, float], str] = {
         "random batches of 1-18 GB every 0.5 s, seen every 2.5 s, are each a random draw: "
         "two in a row came 1 GB above the highs before, the low one 8 GB above the lows, "
         "and the floor over the window read as climbing with the peak, for one sample"
+    ),
+    ("warmup_bursts.jsonl", 0.6): (
+        "bursts every 3 s seen every 1.67 s: after the last climbing burst (21.7 s) the "
+        "samples at 23.3 and 25.0 s both fall between bursts, so none is seen coming "
+        "without a climb until 26.7 s; the alert stands at 25.0 s, 6.1 s after the plateau"
     ),
     ("slow_far_smooth.jsonl", 0.7): (
         "the sample at 12.9 s caught the leaking process while its CUDA context was being "

@@ -1327,6 +1327,26 @@ def test_climbing_cycles_of_bursts_on_a_leak_and_of_random_batches() -> None:
     assert _climbing_cycles(rise) is None  # memory never fell: not a swinging series
 
 
+def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
+    """3 GB bursts every 3 s whose floor rose 0.9 GB a step (warmup_bursts.jsonl at 1 Hz):
+    the last rise was the burst at 21 s. The burst at 24 s swings as far and stops at the
+    same height: the floor stopped rising, which the 3 s rhythm alone would tell only two
+    samples later (past the 5 s a plateau allows). A trough alone, or a burst too small
+    to be one of them, says nothing."""
+    from vramtop.analysis.oom import _burst_without_climb
+
+    highs = {12.0: 78.26, 15.0: 79.16, 18.0: 80.07, 21.0: 80.97, 24.0: 80.97}
+    lows = {13.0: 76.16, 16.0: 77.06, 19.0: 77.97, 22.0: 77.97, 25.0: 77.97}
+    series = [(11.0, 74.62 * GB)] + [
+        (t, v * GB) for t, v in sorted({**highs, **lows}.items())
+    ]
+    assert _burst_without_climb(series, 21.0)
+    assert not _burst_without_climb(series[:-2], 21.0)  # up to 22 s: no burst since
+    assert not _burst_without_climb(series, 24.0)  # a rise at 24 s: it climbed
+    small = [*series[:-2], (24.0, 78.97 * GB), (25.0, 77.97 * GB)]
+    assert not _burst_without_climb(small, 21.0)  # 1 GB of a 3 GB swing
+
+
 def test_new_highs_of_random_batches_on_a_tight_gpu_never_warn() -> None:
     """Random batch sizes (2-20 GB, freed every step) beside a ballast leaving 3 GB at
     the biggest: new highs come now and then, a few in a row by chance; their troughs

@@ -130,7 +130,10 @@ two questions:
      continues the same episode (irregular steps pause now and then), on a swinging
      one it does not.
      Growth resumes inside a sampling interval, so the first two rises after a
-     pause together decide whether it is the same growth.
+     pause together decide whether it is the same growth. Bursts tell sooner than
+     the rhythm: one that swings from a trough after the last rise as far as the
+     others do, yet sets no new high, says the floor under them stopped rising
+     (`_burst_without_climb`).
 
 A prediction is shown from `min_confidence` on, and one whose earliest failure is
 minutes off needs more (`_needed_confidence`): it can wait a few samples for its
@@ -791,6 +794,22 @@ def _steady_bursts(seq: Sequence[_Sample]) -> bool:
     climb = high[1] - phigh[1]
     amplitude_change = abs((high[1] - low[1]) - (phigh[1] - plow[1]))
     return climb > NOISE_BYTES and amplitude_change <= STEADY_AMPLITUDE_BYTES
+
+
+def _burst_without_climb(seq: Sequence[_Sample], last_rise: float) -> bool:
+    """Did a burst come since the growth's last rise (so without climbing)? Bursts on a
+    leak each top the one before; one that swings from a trough after the last rise
+    as far as the others do (half their typical swing or more) and stays under the
+    highs says the floor under them stopped rising."""
+    _, swings, _ = _swings(seq)
+    done = [(low, high) for low, high in swings if low is not None]
+    before = [high[1] - low[1] for low, high in done if low[0] < last_rise]
+    if len(before) < 2:
+        return False
+    typical = _median(before)
+    return any(
+        low[0] > last_rise and high[1] - low[1] >= 0.5 * typical for low, high in done
+    )
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -2117,7 +2136,8 @@ class OOMPredictor:
         so the pause runs from the rise before it; a sample a process arrived in hides
         a rise as small as NVML's accounting differences, so it does not count.
         Irregular steps have long pauses now and then; for them the exponential decay
-        says how long is too long.
+        says how long is too long. A burst that came since the last rise without
+        climbing says it stopped at once (`_burst_without_climb`).
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
@@ -2125,6 +2145,8 @@ class OOMPredictor:
         last = ep.rises[-1][0]
         pause = t - last
         stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
+        if _burst_without_climb([*ep.before, *((p.t, p.used) for p in ep.points)], last):
+            return min(stall, 1 / (len(ep.gaps) + 1))
         gaps = ep.gaps[-CV_ARRIVALS:]
         known = len(gaps) >= STALL_RHYTHM_GAPS or (
             len(gaps) >= STALL_RHYTHM_MIN_GAPS
