@@ -860,6 +860,8 @@ class _Rhythm:
         """Seconds from `t` until the runs have grown by `room` more, at the earliest
         (`early`: the most growth a run, the shortest period and run, the newest run
         begun a sample before it was seen) or at the latest; 0 where they have."""
+        if room <= 0:
+            return 0.0
         grow = self.growth[1] if early else self.growth[0]
         period = self.period[0] if early else self.period[1]
         lasts = self.lasts[0] if early else self.lasts[1]
