@@ -259,6 +259,7 @@ CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new high
 CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
 STEADY_CYCLES = 2  # bursts of one size (`_steady_bursts`): this many swings in a row climbed
 STEADY_AMPLITUDE_BYTES = 2 * NOISE_BYTES  # ... the last two as high above their troughs to this
+BURST_SWING_SHARE = 0.5  # a burst swings at least this share of the typical one (not noise)
 CONSISTENCY_FULL = 0.7  # floor rise / peak rise (either way) at which consistency is complete
 REGIME_RATE_RATIO = 3.0  # PELT: a segment this many times faster before is another regime
 REGIME_Z = 4.0  # ... and the difference must stand this many standard errors above noise
@@ -799,8 +800,8 @@ def _steady_bursts(seq: Sequence[_Sample]) -> bool:
 def _burst_without_climb(seq: Sequence[_Sample], last_rise: float) -> bool:
     """Did a burst come since the growth's last rise (so without climbing)? Bursts on a
     leak each top the one before; one that swings from a trough after the last rise
-    as far as the others do (half their typical swing or more) and stays under the
-    highs says the floor under them stopped rising."""
+    as far as the others do (`BURST_SWING_SHARE` of their typical swing or more) and
+    stays under the highs says the floor under them stopped rising."""
     _, swings, _ = _swings(seq)
     done = [(low, high) for low, high in swings if low is not None]
     before = [high[1] - low[1] for low, high in done if low[0] < last_rise]
@@ -808,7 +809,8 @@ def _burst_without_climb(seq: Sequence[_Sample], last_rise: float) -> bool:
         return False
     typical = _median(before)
     return any(
-        low[0] > last_rise and high[1] - low[1] >= 0.5 * typical for low, high in done
+        low[0] > last_rise and high[1] - low[1] >= BURST_SWING_SHARE * typical
+        for low, high in done
     )
 
 
