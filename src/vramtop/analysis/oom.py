@@ -290,6 +290,9 @@ MAX_POINTS = 1200  # envelope points kept per episode (the oldest are thinned)
 MAX_RISES = 2400  # rises kept per episode (the oldest go first)
 
 
+_Sample = tuple[float, float]  # (t, bytes): memory over time
+
+
 @dataclass(frozen=True, slots=True)
 class OOMSettings:
     """What the engine passes in from `[oom_prediction]` and `[alerts]`."""
@@ -611,6 +614,10 @@ class _Episode:
         self.times = self.times[i:]
         return True
 
+    def series(self) -> list[_Sample]:
+        """Memory over time: the samples before the onset, then the growth's own."""
+        return [*self.before, *((p.t, p.used) for p in self.points)]
+
     def grew(self, ident: ProcessIdentity, size: float) -> bool:
         """Did this process, now `size`, take part in the growth?"""
         return size - self.sizes0.get(ident, size) - self.aside.get(ident, 0.0) > NOISE_BYTES
@@ -715,12 +722,11 @@ def _climbing_share(pts: Sequence[_Point]) -> float:
     return highs / bursts if bursts else 1.0
 
 
-_Sample = tuple[float, float]
+# A series without moves under NVML's granularity, its swings, and a trough still open.
+_Swings = tuple[list[_Sample], list[tuple[_Sample | None, _Sample]], _Sample | None]
 
 
-def _swings(
-    seq: Sequence[_Sample],
-) -> tuple[list[_Sample], list[tuple[_Sample | None, _Sample]], _Sample | None]:
+def _swings(seq: Sequence[_Sample]) -> _Swings:
     """`seq` (memory over time) without moves under NVML's granularity; its swings,
     oldest first, each a trough (None where none came before it) and the peak after
     it, the newest sample a peak only as a new high; and a trough still open."""
@@ -758,7 +764,12 @@ def _climbing_cycles(seq: Sequence[_Sample]) -> int | None:
     counts when its peak rose above where memory stood before it. The newest sample
     is a peak only as a new high; below that, its swing is still under way.
     """
-    comp, swings, trough = _swings(seq)
+    return _cycles_climbed(_swings(seq))
+
+
+def _cycles_climbed(parsed: _Swings) -> int | None:
+    """`_climbing_cycles` of a series `_swings` has read."""
+    comp, swings, trough = parsed
     if all(low is None for low, _ in swings) and trough is None:
         return None
     count = 0
@@ -787,9 +798,9 @@ def _steady_bursts(seq: Sequence[_Sample]) -> bool:
     rose as far above their troughs as each other, to within NVML's granularity
     (`STEADY_AMPLITUDE_BYTES`). A training step of one shape allocates the same
     blocks every time; random batch sizes almost never come back that close."""
-    _, swings, _ = _swings(seq)
-    done = [(low, high) for low, high in swings if low is not None]
-    if len(done) < 2 or (_climbing_cycles(seq) or 0) < STEADY_CYCLES:
+    parsed = _swings(seq)
+    done = [(low, high) for low, high in parsed[1] if low is not None]
+    if len(done) < 2 or (_cycles_climbed(parsed) or 0) < STEADY_CYCLES:
         return False
     (plow, phigh), (low, high) = done[-2], done[-1]
     climb = high[1] - phigh[1]
@@ -1928,6 +1939,7 @@ class OOMPredictor:
         n = len(ep.rises)
         if n < 1:
             return None
+        series = ep.series()
         sizes = sorted(size for _, size in ep.rises)
         cap = RISE_CAP_VS_MEDIAN * sizes[len(sizes) // 2]
         capped_sizes = [min(x, cap) for x in sizes]
@@ -1939,7 +1951,11 @@ class OOMPredictor:
         fresh = ep.fresh and ep.spread0 <= peak - ep.level0
         if n == 1:
             # ... while it rises: at the next flat sample it is not (yet) a trend.
-            trend = fresh and t <= ep.rises[-1][0] and self._few_rises_suffice(ep, t, peak, dt)
+            trend = (
+                fresh
+                and t <= ep.rises[-1][0]
+                and self._few_rises_suffice(ep, t, peak, dt, series)
+            )
             ep.quick = trend
         else:
             # Where that one rise already made a trend, the next counts it too: a second
@@ -1947,7 +1963,7 @@ class OOMPredictor:
             # not withdraw the warning the first one raised.
             gate = n_eff + 1 if fresh and ep.quick else n_eff
             trend = gate >= MIN_EFFECTIVE_RISES and (
-                gate >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt)
+                gate >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt, series)
             )
         if not trend:
             return None
@@ -1955,8 +1971,7 @@ class OOMPredictor:
             n_eff += 1
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings themselves must climb.
-            seq = [*ep.before, *((p.t, p.used) for p in ep.points)]
-            cycles = _climbing_cycles(seq)
+            cycles = _climbing_cycles(series)
             if cycles is not None and cycles < MIN_RISES:
                 return None
         dur = t - ep.t0
@@ -2029,7 +2044,7 @@ class OOMPredictor:
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
-        stall = self._stall(ep, t, dt, reserve)
+        stall = self._stall(ep, t, dt, series, reserve)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -2124,7 +2139,9 @@ class OOMPredictor:
         return s.min_confidence + (1 - s.min_confidence) * FAR_EXTRA * far
 
     @staticmethod
-    def _stall(ep: _Episode, t: float, dt: float, reserve: _Reserve | None = None) -> float:
+    def _stall(
+        ep: _Episode, t: float, dt: float, series: Sequence[_Sample], reserve: _Reserve | None
+    ) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
         The confidence decays once the pause exceeds the longest gap seen (times
@@ -2149,7 +2166,7 @@ class OOMPredictor:
         last = ep.rises[-1][0]
         pause = t - last
         stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
-        if _burst_without_climb([*ep.before, *((p.t, p.used) for p in ep.points)], last):
+        if _burst_without_climb(series, last):
             return min(stall, 1 / (len(ep.gaps) + 1))
         gaps = ep.gaps[-CV_ARRIVALS:]
         known = len(gaps) >= STALL_RHYTHM_GAPS or (
@@ -2210,7 +2227,9 @@ class OOMPredictor:
             return 0.0
         return (min(recent) - min(then)) / growth
 
-    def _few_rises_suffice(self, ep: _Episode, t: float, peak: float, dt: float) -> bool:
+    def _few_rises_suffice(
+        self, ep: _Episode, t: float, peak: float, dt: float, series: Sequence[_Sample]
+    ) -> bool:
         """Are two rises a trend here?
 
         On a quiet series (memory swung less, before the onset, than it has grown
@@ -2224,8 +2243,7 @@ class OOMPredictor:
         if growth <= 0 or t <= ep.t0:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
-        seq = [*ep.before, *((p.t, p.used) for p in ep.points)]
-        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(seq):
+        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(series):
             return False  # a few more such steps fill the GPU: allocation events
         if ep.spread0 <= growth:
             return True
