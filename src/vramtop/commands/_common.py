@@ -1,14 +1,16 @@
-"""What the commands share: config loading and building the engine."""
+"""What the commands share: config loading, reading recordings, building the engine."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from vramtop import config as config_mod
+from vramtop import trace
 from vramtop.backends.base import GPUBackend
 from vramtop.config import Config, ConfigHolder
 from vramtop.engine import Monitor
@@ -24,6 +26,15 @@ def load_config(args: argparse.Namespace) -> ConfigHolder:
     cfg = config_mod.load(path)
     cfg = apply_overrides(cfg, args)
     return ConfigHolder(cfg, path, overrides=lambda c: apply_overrides(c, args))
+
+
+def read_recording(path: str | Path) -> trace.Trace:
+    """A recording to replay; where it was cut off mid-write, one line on stderr says
+    what was left out."""
+    tr = trace.read(path)
+    if tr.cut_notice:
+        print(f"vramtop: {tr.cut_notice}", file=sys.stderr)
+    return tr
 
 
 def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:

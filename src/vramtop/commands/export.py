@@ -61,9 +61,13 @@ def register(
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: `vramtop --once` and the other commands do not
     # pay for prometheus_client and the exporter at start-up.
-    from vramtop import trace
     from vramtop.backends.replay import ReplayBackend
-    from vramtop.commands._common import build_live_monitor, build_monitor, load_config
+    from vramtop.commands._common import (
+        build_live_monitor,
+        build_monitor,
+        load_config,
+        read_recording,
+    )
     from vramtop.export.prometheus import require_token_off_loopback
     from vramtop.export.runner import ExportOptions, attach, run_headless
     from vramtop.secrets import load_secrets
@@ -89,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if replay:
         if not 0.1 <= args.speed <= 1000:
             raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
-        tr = trace.read(args.replay)
-        if tr.cut_notice:
-            print(f"vramtop: {tr.cut_notice}", file=sys.stderr)
+        tr = read_recording(args.replay)
         backend = ReplayBackend(tr, step_s=cfg.general.refresh_rate, loop=args.loop)
         monitor = build_monitor(backend, cfg, enrich=False)
         monitor.pace_s = cfg.general.refresh_rate / args.speed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vramtop import trace
 from vramtop.backends.replay import ReplayBackend
-from vramtop.commands._common import build_monitor, load_config
+from vramtop.commands._common import build_monitor, load_config, read_recording
 from vramtop.config import ConfigHolder
 from vramtop.errors import TraceError
 from vramtop.export import json_stream
@@ -61,9 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise TraceError(f"--rate {args.rate}: must be between 0.01 and 1000 Hz")
     if not 0.1 <= args.speed <= 1000:
         raise TraceError(f"--speed {args.speed}: must be between 0.1 and 1000")
-    tr = trace.read(args.file)
-    if tr.cut_notice:
-        print(f"vramtop: {tr.cut_notice}", file=sys.stderr)
+    tr = read_recording(args.file)
     if args.jsonl:
         return run_jsonl(tr, holder, args.rate, csv_path=getattr(args, "export_csv", None))
     return run_replay_tui(tr, holder, args, speed=args.speed, loop=args.loop, notice=tr.cut_notice)
