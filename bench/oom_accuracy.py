@@ -22,6 +22,13 @@ Overall: the mean lead ratio and mean coverage over OOM recordings, and how
 many no-OOM recordings raised any false alarm. Targets: lead >= 0.90, no false
 alarms, coverage >= 0.80.
 
+Beside each lead ratio, its ceiling: the lead ratio of an alert raised at the first
+sample (at this rate) in which a process that grew toward the OOM stood above the
+size it was first seen with, and standing until the OOM. Before that sample nothing
+on the GPU has grown yet, only arrived, so no predictor reading memory can warn
+earlier; the time from `start` to it (importing a framework, building a CUDA
+context, loading a model) is in the possible lead but no monitor's to take.
+
 vramtop 0.1.0's predictor runs beside ours when found (`--baseline-path`, by
 default build/vramtop-0.1.0; install with
 `pip install --no-deps --target build/vramtop-0.1.0 vramtop==0.1.0`). It is
@@ -34,6 +41,7 @@ that directory by file path and never shadows this vramtop.
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import importlib.util
 import json
@@ -55,6 +63,7 @@ GREW_WINDOW_S = 10.0  # a process grew if its lowest size over the last this man
 GREW_SINCE_S = 30.0  # ... before the OOM stands above its lowest over up to this long before
 GREW_ARRIVAL_S = 2.0  # ... (not counting its first seconds: a context before its first tensors)
 GREW_BYTES = 256 * 1024 * 1024  # ... by more than this
+FIRST_RISE_BYTES = 4 * 1024 * 1024  # a rise above its first size: more than NVML's rounding
 TARGET_LEAD, TARGET_COVERAGE, MAX_WIDTH = 0.90, 0.80, 2.0
 
 sys.path.insert(0, str(ROOT / "src"))
@@ -79,6 +88,7 @@ class GpuScore:
     lead_s: float | None = None
     possible_s: float | None = None
     lead_ratio: float | None = None
+    ceiling_ratio: float | None = None  # the lead ratio of an alert from the first rise
     coverage: float | None = None
     coverage_raw: float | None = None
     median_width: float | None = None
@@ -246,6 +256,40 @@ def grower(tr: trace_mod.Trace, gpu: int, oom_pid: int | None, t_oom: float) -> 
     return next((pid for _, pid in starts if _grew(tr, gpu, pid, t_oom)), oom_pid)
 
 
+def first_rise(
+    tr: trace_mod.Trace, gpu: int, times: Sequence[float], t_oom: float, grew: int | None
+) -> float | None:
+    """The first of `times` (sample times) whose sample shows a process that grew
+    toward the OOM (`grew`, the workload the possible lead counts from, or another
+    that `_grew`) above the size it was first seen with at these times; None when
+    none does. Each time reads the latest recorded sample at or before it,
+    as the replay does."""
+    stamps = [snap.t for snap in tr.samples]
+    first: dict[int, float] = {}
+    growers: dict[int, bool] = {} if grew is None else {grew: True}
+    for t in times:
+        if t >= t_oom:
+            return None
+        i = bisect.bisect_right(stamps, t) - 1
+        if i < 0:
+            continue
+        for d in tr.samples[i].devices:
+            if d.index != gpu:
+                continue
+            for p in d.processes:
+                if p.used_bytes is None:
+                    continue
+                size = float(p.used_bytes)
+                seen = first.setdefault(p.pid, size)
+                if size - seen <= FIRST_RISE_BYTES:
+                    continue
+                if p.pid not in growers:
+                    growers[p.pid] = _grew(tr, gpu, p.pid, t_oom)
+                if growers[p.pid]:
+                    return t
+    return None
+
+
 def score_gpu(tr: trace_mod.Trace, gpu: int, series: Series, warning_s: float = 300.0) -> GpuScore:
     ooms = [e for e in tr.events if e.event == "oom"]
     oom = next((e for e in ooms if oom_gpu(tr, e.pid) == gpu), None)
@@ -287,6 +331,9 @@ def score_gpu(tr: trace_mod.Trace, gpu: int, series: Series, warning_s: float = 
     s.possible_s = t_oom - t_start
     s.lead_s = t_oom - run_start if run_start is not None else 0.0
     s.lead_ratio = min(1.0, s.lead_s / s.possible_s) if s.possible_s > 0 else 0.0
+    rose = first_rise(tr, gpu, [t for t, _, _ in series], t_oom, grew)
+    if rose is not None and s.possible_s > 0:
+        s.ceiling_ratio = min(1.0, (t_oom - rose) / s.possible_s)
     alerts = [(t, lo, hi) for t, lo, hi in before if alert(lo)]
     s.alert_samples = len(alerts)
     if alerts:
@@ -314,6 +361,7 @@ class Summary:
     oom_recordings: int
     no_oom_gpus: int
     lead_ratio: float | None
+    ceiling_ratio: float | None  # the mean ceiling over the same recordings
     coverage: float | None
     median_width: float | None
     false_alarm_recordings: int
@@ -324,6 +372,8 @@ def summarize(name: str, scores: Sequence[GpuScore]) -> Summary:
     oom = [s for s in scores if s.expected == "oom"]
     no = [s for s in scores if s.expected == "no_oom"]
     lead = statistics.mean(s.lead_ratio or 0.0 for s in oom) if oom else None
+    # (a recording whose growth never showed at this rate has a ceiling of 0)
+    ceiling = statistics.mean(s.ceiling_ratio or 0.0 for s in oom) if oom else None
     cov = statistics.mean(s.coverage or 0.0 for s in oom) if oom else None
     widths = [s.median_width for s in oom if s.median_width is not None]
     fa = len({s.recording for s in no if s.false_alarm_samples > 0})
@@ -333,7 +383,15 @@ def summarize(name: str, scores: Sequence[GpuScore]) -> Summary:
         and (cov is None or cov >= TARGET_COVERAGE)
     )
     return Summary(
-        name, len(oom), len(no), lead, cov, statistics.median(widths) if widths else None, fa, ok
+        name,
+        len(oom),
+        len(no),
+        lead,
+        ceiling,
+        cov,
+        statistics.median(widths) if widths else None,
+        fa,
+        ok,
     )
 
 
@@ -348,7 +406,7 @@ def table(label: str, scores: Sequence[GpuScore]) -> str:
     lines = [
         f"{label}",
         f"{'recording':34} {'gpu':>3} {'exp':>6} {'lead/possible s':>16} {'ratio':>6} "
-        f"{'cover':>6} {'width':>6} {'alerts':>6} {'false':>6}",
+        f"{'ceil':>5} {'cover':>6} {'width':>6} {'alerts':>6} {'false':>6}",
     ]
     for s in scores:
         lp = f"{_f(s.lead_s, '{:.1f}')}/{_f(s.possible_s, '{:.1f}')}" if s.expected == "oom" else ""
@@ -357,7 +415,8 @@ def table(label: str, scores: Sequence[GpuScore]) -> str:
             cov = f"0({s.coverage_raw:.2f})"
         lines.append(
             f"{s.recording[:34]:34} {s.gpu:>3} {s.expected:>6} {lp:>16} "
-            f"{_f(s.lead_ratio) if s.expected == 'oom' else '':>6} {cov:>6} "
+            f"{_f(s.lead_ratio) if s.expected == 'oom' else '':>6} "
+            f"{_f(s.ceiling_ratio) if s.expected == 'oom' else '':>5} {cov:>6} "
             f"{_f(s.median_width) if s.expected == 'oom' else '':>6} {s.alert_samples:>6} "
             f"{s.false_alarm_samples if s.expected == 'no_oom' else '':>6}"
         )
@@ -366,7 +425,8 @@ def table(label: str, scores: Sequence[GpuScore]) -> str:
 
 def summary_line(m: Summary) -> str:
     return (
-        f"{m.predictor:14} lead ratio {_f(m.lead_ratio, '{:.3f}')}  "
+        f"{m.predictor:14} lead ratio {_f(m.lead_ratio, '{:.3f}')} "
+        f"(ceiling {_f(m.ceiling_ratio, '{:.3f}')})  "
         f"coverage {_f(m.coverage, '{:.3f}')} "
         f"(median width {_f(m.median_width)}x)  false-alarm recordings {m.false_alarm_recordings}"
         f"/{m.no_oom_gpus}  {'meets the target' if m.meets_target else 'misses the target'}"

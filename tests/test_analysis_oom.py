@@ -134,6 +134,8 @@ def test_warns_ahead_of_every_oom(tr: trace_mod.Trace) -> None:
     assert score.lead_s >= need, f"warned {score.lead_s:.1f} s ahead, need {need:.1f}"
     assert score.median_width <= 2.0
     assert score.coverage >= 0.6
+    # No alert stands before anything on the GPU grew (an arrival is not growth).
+    assert score.lead_ratio <= score.ceiling_ratio + 1e-9
 
 
 @pytest.mark.parametrize("tr", NO_OOM_RECORDINGS, ids=_id)
@@ -819,9 +821,27 @@ def test_fixture_readme_lists_every_recording() -> None:
 
 def test_mean_lead_is_reported_by_the_bench_summary() -> None:
     scores = [s for tr in OOM_RECORDINGS for s in _scores(tr)]
-    assert bench.summarize("x", scores).lead_ratio == pytest.approx(
-        statistics.mean(s.lead_ratio for s in scores)
-    )
+    summary = bench.summarize("x", scores)
+    assert summary.lead_ratio == pytest.approx(statistics.mean(s.lead_ratio for s in scores))
+    assert summary.ceiling_ratio == pytest.approx(statistics.mean(s.ceiling_ratio for s in scores))
+
+
+def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:
+    """leak_40's leaker (pid 1741, `start` at t=9.0) is first seen at t=14 with its
+    context and first chunks (0.68 GB) and has risen above that at t=15: an alert from
+    there to the OOM at t=62.1 is the most any predictor could have given. vramtop's
+    comes at that sample. At 2 Hz it is first seen at t=13.5 (0.66 GB) and has risen by
+    t=14."""
+    tr = _recording("leak_40.jsonl")
+    (score,) = _scores(tr)
+    assert score.ceiling_ratio == pytest.approx((62.1402 - 15.0) / (62.1402 - 9.0187))
+    assert score.lead_ratio == pytest.approx(score.ceiling_ratio)
+    times = [i / 2 for i in range(200)]
+    assert bench.first_rise(tr, 0, times, 62.1, 1741) == 14.0
+    # Nothing grows before the OOM at these times: no ceiling.
+    assert bench.first_rise(tr, 0, times[:28], 62.1, 1741) is None
+    # A process that did not grow toward the OOM (the ballast, pid 1699) does not count.
+    assert bench.first_rise(tr, 0, times, 62.1, None) == 14.0
 
 
 # --- UNSEEN SYNTHETIC series (bench/oom_robustness.py's tuning seeds, 1 Hz) ------------------
