@@ -1533,3 +1533,23 @@ def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears
     by_t = _by_time(_series(70, 1.0, procs))
     assert _alert_run(by_t, 15, 44)
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 47)
+
+
+def test_a_bigger_step_does_not_withdraw_a_trend_already_made() -> None:
+    """Irregular steps (as open/coarse_steps.jsonl: 2.1 GB, then 0.25 and 0.3 GB) make a
+    trend on their third; a step of 0.86 GB after them raises the median step above the
+    share of the headroom that quick trends allow, and makes the evidence no weaker: the
+    alert stands on. A growth that has not made a trend yet is judged as before."""
+    steps = {22.0: 2.09, 24.0: 0.25, 25.0: 0.30, 28.0: 0.86, 30.0: 0.25}
+
+    def procs(t: float) -> dict[int, float]:
+        if t < 12:
+            return {1: 75.13 * GB}
+        return {1: 75.13 * GB, 2: 0.8 * GB + sum(v for s, v in steps.items() if s <= t) * GB}
+
+    by_t = _by_time(_series(31, 1.0, procs))
+    assert by_t[24.0] is None
+    assert _alert_run(by_t, 25.0, 31.0)
+    # After the 2.1 GB step alone (no trend made), the 0.86 GB one and the next make none.
+    del steps[24.0], steps[25.0]
+    assert all(x is None for x in _by_time(_series(31, 1.0, procs)).values())

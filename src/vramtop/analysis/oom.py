@@ -564,6 +564,7 @@ class _Episode:
     stopped_t: float = -math.inf  # ... or one that had grown at every sample stopped
     fresh: bool = False  # the growth began with a process that had just arrived
     quick: bool = False  # ... and its first rise was already a trend (`_predict`)
+    trended: bool = False  # its rises made a trend on an earlier sample (`_predict`)
 
     def add_rise(self, t: float, size: float, level: float, dt: float) -> None:
         if self.rises:
@@ -1963,10 +1964,16 @@ class OOMPredictor:
             # not withdraw the warning the first one raised.
             gate = n_eff + 1 if fresh and ep.quick else n_eff
             trend = gate >= MIN_EFFECTIVE_RISES and (
-                gate >= TREND_EFFECTIVE_RISES or self._few_rises_suffice(ep, t, peak, dt, series)
+                gate >= TREND_EFFECTIVE_RISES
+                or ep.trended
+                or self._few_rises_suffice(ep, t, peak, dt, series)
             )
         if not trend:
             return None
+        # A rise that is no allocation event makes the evidence no weaker: once two or
+        # more rises made a trend, a bigger one after them (irregular steps, a burst
+        # seen at another phase) does not withdraw it.
+        ep.trended = n > 1
         if fresh:
             n_eff += 1
         if ep.spread0 > peak - ep.level0:
