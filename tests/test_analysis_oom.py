@@ -4,10 +4,11 @@ Recordings are picked up from tests/fixtures/traces/*.jsonl by `meta.expected`, 
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
-Measured at 1 Hz on the 44 real OOM recordings and 30 no-OOM ones (H100, three on an
-H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
-the 0.90 target), coverage 0.844 with ranges 1.27x wide (median), no alert on any
-no-OOM recording. At 2 Hz 0.904 and 0.841, at 0.5 Hz 0.859 and 0.722. Every recording
+Measured at 1 Hz on the 48 real OOM recordings and 32 no-OOM ones (H100, three on an
+H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.896 (under
+the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.919),
+coverage 0.844 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
+2 Hz 0.905 and 0.843, at 0.5 Hz 0.857 and 0.726. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -61,8 +62,9 @@ TRACES = ROOT / "tests" / "fixtures" / "traces"
 LEAD_MIN_S = 45.0
 LEAD_MIN_SHARE = 0.75
 # The target is 0.90. Measured 0.896 since session 13's set 12 joined, 0.897 since
-# session 15's bursts of one size: the target is missed (0.901 with set 11, 0.905 before
-# it, 0.898 before session 10's). This pin guards what is measured, with a little
+# session 15's bursts of one size, 0.896 since session 16's set 14 joined: the target is
+# missed (0.901 with set 11, 0.905 before it, 0.898 before session 10's); the ceiling is
+# 0.919 (bench/oom_accuracy.py). This pin guards what is measured, with a little
 # margin. Below the target: stop_go_other 0.72 and stop_go_beside_swinger 0.81 (a
 # stop-go leak's first rest clears its alert, as a plateau's must), step_leak 0.77 (irregular
 # steps), burst_slow_leak 0.83 (a burst every 3 s shows the leak once a period),
@@ -250,7 +252,10 @@ def test_no_false_alarm_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: flo
 # at 0.6 and 2/3 Hz clean (a process that came with many times its first rise is not a
 # fresh start), and staircase_near_full at 3 Hz (its 6.1 GB loads, with 10-90 MB of
 # accounting between them, are a staircase of loads), and slow_noisy_far at 1.2 Hz (a
-# change of rate needs 4.5 deviations, not 4). What fails there is listed with
+# change of rate needs 4.5 deviations, not 4). Session 16 (set 14 joined, a trend once
+# made stands): 0.4 Hz 0.804 / 1, 0.6 Hz 0.840 / 2, 2/3 Hz 0.868 / 0, 0.7 Hz 0.863 / 1,
+# 0.8 Hz 0.882 / 0, 0.9 Hz 0.866 / 0, 1.1 Hz 0.870 / 0, 1.2 Hz 0.881 / 0, 1.25 Hz
+# 0.883 / 0, 1.5 Hz 0.893 / 0, 3 Hz 0.897 / 0, 4 Hz 0.887 / 0. What fails there is listed with
 # its reason (strict: a case that stops failing fails here, and leaves its list).
 OFF_GRID_RATES_HZ = (0.4, 0.6, 2 / 3, 0.7, 0.9, 1.1, 1.2, 1.5, 3.0)
 OFF_GRID_FALSE_ALARMS: dict[tuple[str, float], str] = {
@@ -824,6 +829,18 @@ def test_mean_lead_is_reported_by_the_bench_summary() -> None:
     summary = bench.summarize("x", scores)
     assert summary.lead_ratio == pytest.approx(statistics.mean(s.lead_ratio for s in scores))
     assert summary.ceiling_ratio == pytest.approx(statistics.mean(s.ceiling_ratio for s in scores))
+
+
+def test_a_trend_once_made_is_not_judged_away_by_a_later_trough() -> None:
+    """open/burst_leak_slow.jsonl (6 GB bursts every 6 s on a 120 MB/s leak): two
+    climbing bursts make the trend at t=27; at t=32, in the trough before the third,
+    the same rises judged again fell short of a trend and the alert dropped for a
+    sample. Rises are evidence that only grows: it stands from t=27 to the OOM."""
+    tr = trace_mod.read(TRACES / "open" / "burst_leak_slow.jsonl")
+    series = bench.run_vramtop(tr, 1.0, CONFIG)[0]
+    alerting = {round(t) for t, low, _ in series if low is not None and low <= 300}
+    assert set(range(27, 63)) <= alerting
+    assert 26 not in alerting
 
 
 def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:

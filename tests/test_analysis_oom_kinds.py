@@ -1538,8 +1538,9 @@ def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears
 def test_a_bigger_step_does_not_withdraw_a_trend_already_made() -> None:
     """Irregular steps (as open/coarse_steps.jsonl: 2.1 GB, then 0.25 and 0.3 GB) make a
     trend on their third; a step of 0.86 GB after them raises the median step above the
-    share of the headroom that quick trends allow, and makes the evidence no weaker: the
-    alert stands on. A growth that has not made a trend yet is judged as before."""
+    share of the headroom that quick trends allow, but it is more evidence of growth,
+    not less: the alert stands on. A growth that has not made a trend yet is judged as
+    before."""
     steps = {22.0: 2.09, 24.0: 0.25, 25.0: 0.30, 28.0: 0.86, 30.0: 0.25}
 
     def procs(t: float) -> dict[int, float]:

@@ -1970,9 +1970,10 @@ class OOMPredictor:
             )
         if not trend:
             return None
-        # A rise that is no allocation event makes the evidence no weaker: once two or
-        # more rises made a trend, a bigger one after them (irregular steps, a burst
-        # seen at another phase) does not withdraw it.
+        # Rises are evidence that only grows: once two or more made a trend, it stays
+        # one, whether a bigger rise came after them (irregular steps, a burst seen at
+        # another phase) or the same rises are judged again against a later trough.
+        # What says the growth stopped or was random (stall, consistency) still counts.
         ep.trended = n > 1
         if fresh:
             n_eff += 1
