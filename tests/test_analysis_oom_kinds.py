@@ -1331,8 +1331,9 @@ def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
     """3 GB bursts every 3 s whose floor rose 0.9 GB a step (warmup_bursts.jsonl at 1 Hz):
     the last rise was the burst at 21 s. The burst at 24 s swings as far and stops at the
     same height: the floor stopped rising, which the 3 s rhythm alone would tell only two
-    samples later (past the 5 s a plateau allows). A trough alone, or a burst too small
-    to be one of them, says nothing."""
+    samples later (past the 5 s a plateau allows). Already the trough at 22 s, no higher
+    than the one at 19 s where each before had climbed 0.9 GB, says so
+    (`_trough_without_climb`). A burst too small to be one of them says nothing."""
     from vramtop.analysis.oom import _burst_without_climb
 
     highs = {12.0: 78.26, 15.0: 79.16, 18.0: 80.07, 21.0: 80.97, 24.0: 80.97}
@@ -1341,10 +1342,36 @@ def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
         (t, v * GB) for t, v in sorted({**highs, **lows}.items())
     ]
     assert _burst_without_climb(series, 21.0)
-    assert not _burst_without_climb(series[:-2], 21.0)  # up to 22 s: no burst since
+    assert _burst_without_climb(series[:-2], 21.0)  # up to 22 s: a trough that stayed
+    assert not _burst_without_climb(series[:-3], 21.0)  # up to 21 s: nothing since
     assert not _burst_without_climb(series, 24.0)  # a rise at 24 s: it climbed
-    small = [*series[:-2], (24.0, 78.97 * GB), (25.0, 77.97 * GB)]
-    assert not _burst_without_climb(small, 21.0)  # 1 GB of a 3 GB swing
+    climbed = [*series[:-3], (22.0, 78.87 * GB)]
+    assert not _burst_without_climb(climbed, 21.0)  # the trough at 22 s rose 0.9 GB
+    # A swing of 1 GB, not 3, is no burst of theirs; the fall after it is still 0.9 GB
+    # above the trough before, so it is no trough that stayed either.
+    small = [*climbed, (24.0, 79.87 * GB), (25.0, 79.77 * GB)]
+    assert not _burst_without_climb(small, 21.0)
+
+
+def test_a_trough_climbs_at_the_troughs_rate_however_far_apart_samples_meet_them() -> None:
+    """Aliased bursts (10 GB every 0.9 s on a 245 MB/s leak, seen every 0.5 s, as
+    SYNTHETIC burst_leak seed 0): samples meet troughs 0.5, 1 or 3.5 s apart, so their
+    steps differ (0.25 GB after 1 s, 0.85 GB after 3.5 s), but their rate does not. A
+    trough 1 s after the last one, 0.25 GB higher, is the floor still rising; one that
+    rose a tenth of that is not."""
+    from vramtop.analysis.oom import _trough_without_climb
+
+    troughs = [(21.0, 9.45 * GB), (22.0, 9.70 * GB), (25.5, 10.55 * GB)]
+    comp = [*[(t, v) for t, v in troughs], (26.0, 21.08 * GB), (26.5, 10.80 * GB)]
+    assert not _trough_without_climb(comp, troughs, 26.0)
+    stalled = [*comp[:-1], (26.5, 10.575 * GB)]
+    assert _trough_without_climb(stalled, troughs, 26.0)
+    # Not a fall (a peak at 26.5 s), or no fall since the last rise: nothing to judge.
+    assert not _trough_without_climb(comp[:-1], troughs, 25.8)
+    assert not _trough_without_climb(stalled, troughs, 26.5)
+    # Troughs that did not climb before say nothing of one that does not now.
+    flat = [(21.0, 9.45 * GB), (22.0, 9.45 * GB), (25.5, 9.46 * GB)]
+    assert not _trough_without_climb([*flat, (26.0, 20.0 * GB), (26.5, 9.46 * GB)], flat, 26.0)
 
 
 def test_new_highs_of_random_batches_on_a_tight_gpu_never_warn() -> None:

@@ -133,7 +133,8 @@ two questions:
      pause together decide whether it is the same growth. Bursts tell sooner than
      the rhythm: one that swings from a trough after the last rise as far as the
      others do, yet sets no new high, says the floor under them stopped rising
-     (`_burst_without_climb`).
+     (`_burst_without_climb`); so does a trough after the last rise that rose from the
+     one before at under half the rate the troughs climbed at (`_trough_without_climb`).
 
 A prediction is shown from `min_confidence` on, and one whose earliest failure is
 minutes off needs more (`_needed_confidence`): it can wait a few samples for its
@@ -813,17 +814,41 @@ def _burst_without_climb(seq: Sequence[_Sample], last_rise: float) -> bool:
     """Did a burst come since the growth's last rise (so without climbing)? Bursts on a
     leak each top the one before; one that swings from a trough after the last rise
     as far as the others do (`BURST_SWING_SHARE` of their typical swing or more) and
-    stays under the highs says the floor under them stopped rising."""
-    _, swings, _ = _swings(seq)
+    stays under the highs says the floor under them stopped rising. So does a trough
+    since the last rise that did not climb as the troughs before it did, before the
+    next burst shows it (`_trough_without_climb`)."""
+    comp, swings, _ = _swings(seq)
     done = [(low, high) for low, high in swings if low is not None]
     before = [high[1] - low[1] for low, high in done if low[0] < last_rise]
     if len(before) < 2:
         return False
     typical = _median(before)
-    return any(
+    if any(
         low[0] > last_rise and high[1] - low[1] >= BURST_SWING_SHARE * typical
         for low, high in done
-    )
+    ):
+        return True
+    return _trough_without_climb(comp, [low for low, _ in done], last_rise)
+
+
+def _trough_without_climb(
+    comp: Sequence[_Sample], troughs: Sequence[_Sample], last_rise: float
+) -> bool:
+    """Did memory fall, since the growth's last rise, to a trough that rose from the
+    one before it at under half the rate the troughs before each climbed at (the
+    floor under bursts on a leak)? The floor stopped rising: the next burst can only
+    come as high. Rates, not steps: samples meet aliased bursts' troughs at uneven
+    intervals. `comp` is the series without moves under NVML's granularity, `troughs`
+    its finished swings' troughs, oldest first."""
+    if len(comp) < 2 or not comp[-1][1] < comp[-2][1] or comp[-1][0] <= last_rise:
+        return False  # the newest sample is no fall to a trough after the last rise
+    lows = [low for low in troughs if low[0] < last_rise]
+    pairs = list(itertools.pairwise(lows[-3:]))
+    if len(pairs) < 2 or min(b[1] - a[1] for a, b in pairs) <= NOISE_BYTES:
+        return False
+    typical = _median([(b[1] - a[1]) / (b[0] - a[0]) for a, b in pairs])
+    newest = (comp[-1][1] - lows[-1][1]) / (comp[-1][0] - lows[-1][0])
+    return newest < BURST_SWING_SHARE * typical
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -2166,7 +2191,8 @@ class OOMPredictor:
         a rise as small as NVML's accounting differences, so it does not count.
         Irregular steps have long pauses now and then; for them the exponential decay
         says how long is too long. A burst that came since the last rise without
-        climbing says it stopped at once (`_burst_without_climb`).
+        climbing, or a trough since then that stopped climbing with the troughs before,
+        says it stopped at once (`_burst_without_climb`).
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
