@@ -853,6 +853,20 @@ def test_a_trend_once_made_is_not_judged_away_by_a_later_trough() -> None:
     assert 26 not in alerting
 
 
+def test_bursts_climbing_together_are_a_consistent_floor_from_their_onset() -> None:
+    """open/small_bursts_leak.jsonl (1.5 GB bursts every 1.5 s on a 120 MB/s leak, seen
+    every third sample at 1 Hz): the growth's onset is the sample before the first
+    burst, so the peak's rise from it holds a burst's height and the floor's rise over
+    the same stretch read as a third of it (consistency 0.42, the alert waited to
+    t=21). Two swings whose troughs climb at their peaks' rate are a floor rising with
+    the peak: the alert stands from t=19, the third climbing top, to the OOM."""
+    tr = trace_mod.read(TRACES / "open" / "small_bursts_leak.jsonl")
+    series = bench.run_vramtop(tr, 1.0, CONFIG)[0]
+    alerting = {round(t) for t, low, _ in series if low is not None and low <= 300}
+    assert set(range(19, 60)) <= alerting
+    assert 18 not in alerting
+
+
 def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:
     """leak_40's leaker (pid 1741, `start` at t=9.0) is first seen at t=14 with its
     context and first chunks (0.68 GB) and has risen above that at t=15: an alert from

@@ -2069,7 +2069,9 @@ class OOMPredictor:
             evidence *= LUMPY_FACTOR
         # One rise (of a fresh process, on a quiet series) has no floor behind it yet.
         consistency = (
-            1.0 if n == 1 else self._consistency(ep, t, rr.since, dt, peak, process_phases)
+            1.0
+            if n == 1
+            else self._consistency(ep, t, rr.since, dt, peak, process_phases, series)
         )
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings must climb (most bursts
@@ -2434,6 +2436,7 @@ class OOMPredictor:
         dt: float,
         peak: float,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]],
+        series: Sequence[_Sample],
     ) -> float:
         """Does the floor rise with the peak? Bigger bursts lift only the peak.
 
@@ -2441,7 +2444,9 @@ class OOMPredictor:
         before says nothing about this growth. `_floor_ratio` compares the floor's
         rise with the peak's: about 1 for a leak (with or without bursts on it), 0 for
         batches reaching new highs over a flat floor, and far above 1 when the floor
-        then was a low phase the peak never left (randomness, not a leak).
+        then was a low phase the peak never left (randomness, not a leak). Swings that
+        climb together (`_climbing_cycles` of `series`, at least `MIN_RISES`) are
+        consistent whatever the ratio.
         """
         base = max(ep.t0, since)
         r = self._floor_ratio(ep, t, base, dt, peak)
@@ -2450,6 +2455,11 @@ class OOMPredictor:
             # up to a window ago: the floor over the whole growth says more.
             r = self._floor_ratio(ep, t, ep.t0, dt, peak)
         ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r is not None and r > 0 else 0.0
+        if ratio < 1.0 and (_climbing_cycles(series) or 0) >= MIN_RISES:
+            # Swings whose troughs climb at their peaks' rate are a floor rising with
+            # the peak, whatever an onset before the first of them makes of the ratio
+            # (the peak's rise from there holds a burst's height).
+            ratio = 1.0
         # Per-process evidence: a process the phase detector sees GROWING, holding most
         # of this episode's growth, is a floor that rises.
         growth = peak - ep.level_at(since)
