@@ -2002,11 +2002,9 @@ class OOMPredictor:
         ep.trended = n > 1
         if fresh:
             n_eff += 1
-        if ep.spread0 > peak - ep.level0:
-            # Memory swings more than it has grown: the swings themselves must climb.
-            cycles = _climbing_cycles(series)
-            if cycles is not None and cycles < MIN_RISES:
-                return None
+        cycles = _climbing_cycles(series)
+        if ep.spread0 > peak - ep.level0 and cycles is not None and cycles < MIN_RISES:
+            return None  # memory swings more than it has grown: the swings must climb
         dur = t - ep.t0
         if dur <= 0:
             return None
@@ -2071,7 +2069,7 @@ class OOMPredictor:
         consistency = (
             1.0
             if n == 1
-            else self._consistency(ep, t, rr.since, dt, peak, process_phases, series)
+            else self._consistency(ep, t, rr.since, dt, peak, process_phases, cycles)
         )
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings must climb (most bursts
@@ -2436,7 +2434,7 @@ class OOMPredictor:
         dt: float,
         peak: float,
         process_phases: Sequence[tuple[GPUProcess, PhaseState]],
-        series: Sequence[_Sample],
+        cycles: int | None,
     ) -> float:
         """Does the floor rise with the peak? Bigger bursts lift only the peak.
 
@@ -2445,7 +2443,7 @@ class OOMPredictor:
         rise with the peak's: about 1 for a leak (with or without bursts on it), 0 for
         batches reaching new highs over a flat floor, and far above 1 when the floor
         then was a low phase the peak never left (randomness, not a leak). Swings that
-        climb together (`_climbing_cycles` of `series`, at least `MIN_RISES`) are
+        climb together (`cycles`, of `_climbing_cycles`, at least `MIN_RISES`) are
         consistent whatever the ratio.
         """
         base = max(ep.t0, since)
@@ -2455,7 +2453,7 @@ class OOMPredictor:
             # up to a window ago: the floor over the whole growth says more.
             r = self._floor_ratio(ep, t, ep.t0, dt, peak)
         ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r is not None and r > 0 else 0.0
-        if ratio < 1.0 and (_climbing_cycles(series) or 0) >= MIN_RISES:
+        if ratio < 1.0 and (cycles or 0) >= MIN_RISES:
             # Swings whose troughs climb at their peaks' rate are a floor rising with
             # the peak, whatever an onset before the first of them makes of the ratio
             # (the peak's rise from there holds a burst's height).
