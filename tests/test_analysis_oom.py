@@ -887,8 +887,13 @@ def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:
     assert bench.first_rise(tr, 0, times, 62.1, 1741) == 14.0
     # Nothing grows before the OOM at these times: no ceiling.
     assert bench.first_rise(tr, 0, times[:28], 62.1, 1741) is None
-    # A process that did not grow toward the OOM (the ballast, pid 1699) does not count.
+    # Without the workload named, a process that grew toward the OOM is found by itself.
     assert bench.first_rise(tr, 0, times, 62.1, None) == 14.0
+    # One that grew but stopped short (load_then_leak's loader, pid 972, 22 GB up to its
+    # plateau at t=19.6) does not count: the leaker's first rise (t=25 at 1 Hz) does.
+    load = _recording("load_then_leak.jsonl")
+    assert bench.first_rise(load, 0, [float(i) for i in range(80)], 61.16, 1038) == 25.0
+    assert bench.first_rise(load, 0, [float(i) for i in range(80)], 61.16, None) == 25.0
 
 
 # --- UNSEEN SYNTHETIC series (bench/oom_robustness.py's tuning seeds, 1 Hz) ------------------
