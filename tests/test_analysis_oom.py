@@ -102,6 +102,12 @@ def _scores(tr: trace_mod.Trace, rate_hz: float = 1.0) -> list[object]:
     return bench.score_recording(tr, bench.run_vramtop(tr, rate_hz, CONFIG), 300.0)
 
 
+def _alert_times(tr: trace_mod.Trace, rate_hz: float = 1.0) -> list[float]:
+    """The samples of GPU 0 at which an alert stood (a low end within 300 s)."""
+    series = bench.run_vramtop(tr, rate_hz, CONFIG)[0]
+    return [t for t, low, _ in series if low is not None and low <= 300]
+
+
 def test_there_are_recordings_of_both_kinds() -> None:
     assert len(OOM_RECORDINGS) >= 2
     assert len(NO_OOM_RECORDINGS) >= 4
@@ -391,8 +397,7 @@ def test_synthetic_no_oom_kinds_stay_quiet(name: str, rate_hz: float) -> None:
 def test_alert_clears_within_three_samples_when_growth_stops() -> None:
     tr = SYNTHETIC["syn_plateau_near_full"]
     (plateau,) = [e.t for e in tr.events if e.event == "plateau"]
-    series = bench.run_vramtop(tr, 1.0, CONFIG)[0]
-    alerted = [t for t, low, _ in series if low is not None and low <= 300]
+    alerted = _alert_times(tr)
     assert alerted, "growth into the last few GB should warn while it lasts"
     assert max(alerted) <= plateau + 3.0
 
@@ -853,8 +858,7 @@ def test_a_trend_once_made_is_not_judged_away_by_a_later_trough() -> None:
     the same rises judged again fell short of a trend and the alert dropped for a
     sample. Rises are evidence that only grows: it stands from t=27 to the OOM."""
     tr = trace_mod.read(TRACES / "open" / "burst_leak_slow.jsonl")
-    series = bench.run_vramtop(tr, 1.0, CONFIG)[0]
-    alerting = {round(t) for t, low, _ in series if low is not None and low <= 300}
+    alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(27, 63)) <= alerting
     assert 26 not in alerting
 
@@ -867,8 +871,7 @@ def test_bursts_climbing_together_are_a_consistent_floor_from_their_onset() -> N
     t=21). Two swings whose troughs climb at their peaks' rate are a floor rising with
     the peak: the alert stands from t=19, the third climbing top, to the OOM."""
     tr = trace_mod.read(TRACES / "open" / "small_bursts_leak.jsonl")
-    series = bench.run_vramtop(tr, 1.0, CONFIG)[0]
-    alerting = {round(t) for t, low, _ in series if low is not None and low <= 300}
+    alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(19, 60)) <= alerting
     assert 18 not in alerting
 

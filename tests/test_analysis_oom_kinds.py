@@ -24,6 +24,7 @@ from vramtop.analysis.oom import (
     _climbing_cycles,
     _Rhythm,
     _rhythm,
+    _swings,
 )
 from vramtop.model import STABLE_UNKNOWN, GPUDevice, GPUProcess, OOMPrediction
 
@@ -1315,16 +1316,16 @@ def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
 
 def test_climbing_cycles_of_bursts_on_a_leak_and_of_random_batches() -> None:
     leak = [(float(t), 70 * GB + 0.1 * GB * t + (6 * GB if t % 2 == 0 else 0.0)) for t in range(20)]
-    assert _climbing_cycles(leak) is not None and _climbing_cycles(leak) >= 5  # type: ignore[operator]
+    assert _climbing_cycles(_swings(leak)) is not None and _climbing_cycles(_swings(leak)) >= 5  # type: ignore[operator]
     rng = random.Random(3)
     batches = [
         (float(t), 70 * GB + (rng.uniform(2, 14) * GB if t % 2 == 0 else 0.5 * GB))
         for t in range(60)
     ]
-    counts = [_climbing_cycles(batches[: i + 1]) for i in range(4, 60)]
+    counts = [_climbing_cycles(_swings(batches[: i + 1])) for i in range(4, 60)]
     assert all(c is not None and c < 2 for c in counts)  # troughs stay put
     rise = [(float(t), min(20.0, 2.0 * t) * GB) for t in range(20)]
-    assert _climbing_cycles(rise) is None  # memory never fell: not a swinging series
+    assert _climbing_cycles(_swings(rise)) is None  # memory never fell: not a swinging series
 
 
 def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
@@ -1341,16 +1342,16 @@ def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
     series = [(11.0, 74.62 * GB)] + [
         (t, v * GB) for t, v in sorted({**highs, **lows}.items())
     ]
-    assert _burst_without_climb(series, 21.0)
-    assert _burst_without_climb(series[:-2], 21.0)  # up to 22 s: a trough that stayed
-    assert not _burst_without_climb(series[:-3], 21.0)  # up to 21 s: nothing since
-    assert not _burst_without_climb(series, 24.0)  # a rise at 24 s: it climbed
+    assert _burst_without_climb(_swings(series), 21.0)
+    assert _burst_without_climb(_swings(series[:-2]), 21.0)  # up to 22 s: a trough that stayed
+    assert not _burst_without_climb(_swings(series[:-3]), 21.0)  # up to 21 s: nothing since
+    assert not _burst_without_climb(_swings(series), 24.0)  # a rise at 24 s: it climbed
     climbed = [*series[:-3], (22.0, 78.87 * GB)]
-    assert not _burst_without_climb(climbed, 21.0)  # the trough at 22 s rose 0.9 GB
+    assert not _burst_without_climb(_swings(climbed), 21.0)  # the trough at 22 s rose 0.9 GB
     # A swing of 1 GB, not 3, is no burst of theirs; the fall after it is still 0.9 GB
     # above the trough before, so it is no trough that stayed either.
     small = [*climbed, (24.0, 79.87 * GB), (25.0, 79.77 * GB)]
-    assert not _burst_without_climb(small, 21.0)
+    assert not _burst_without_climb(_swings(small), 21.0)
 
 
 def test_a_trough_climbs_at_the_troughs_rate_however_far_apart_samples_meet_them() -> None:

@@ -753,24 +753,19 @@ def _swings(seq: Sequence[_Sample]) -> _Swings:
     return comp, swings, trough
 
 
-def _climbing_cycles(seq: Sequence[_Sample]) -> int | None:
+def _climbing_cycles(parsed: _Swings) -> int | None:
     """How many of the newest swings in a row climbed as bursts on a leak do (None
     when memory never fell: no swings, only a rise such as a load before a leak).
 
-    `seq` is memory over time, `(t, bytes)`. A swing is a trough and the peak after
-    it. Bursts on a leak climb
-    together: each peak above the one before, each trough above the one before, the
-    troughs rising at the peaks' rate (within `CYCLE_RATE_RATIO`). Random batch sizes
-    reach a new high now and then, but their troughs do not rise with their peaks
-    swing after swing. The first swing on record (nothing to compare its trough with)
-    counts when its peak rose above where memory stood before it. The newest sample
-    is a peak only as a new high; below that, its swing is still under way.
+    `parsed` is memory over time as `_swings` read it. A swing is a trough and the
+    peak after it. Bursts on a leak climb together: each peak above the one before,
+    each trough above the one before, the troughs rising at the peaks' rate (within
+    `CYCLE_RATE_RATIO`). Random batch sizes reach a new high now and then, but their
+    troughs do not rise with their peaks swing after swing. The first swing on record
+    (nothing to compare its trough with) counts when its peak rose above where memory
+    stood before it. The newest sample is a peak only as a new high; below that, its
+    swing is still under way.
     """
-    return _cycles_climbed(_swings(seq))
-
-
-def _cycles_climbed(parsed: _Swings) -> int | None:
-    """`_climbing_cycles` of a series `_swings` has read."""
     comp, swings, trough = parsed
     if all(low is None for low, _ in swings) and trough is None:
         return None
@@ -794,15 +789,15 @@ def _cycles_climbed(parsed: _Swings) -> int | None:
     return count
 
 
-def _steady_bursts(seq: Sequence[_Sample]) -> bool:
+def _steady_bursts(parsed: _Swings) -> bool:
     """Bursts of one size on a climbing floor: the newest swings climb as bursts on a
     leak do (`_climbing_cycles`, at least `STEADY_CYCLES`), and the last two bursts
     rose as far above their troughs as each other, to within NVML's granularity
     (`STEADY_AMPLITUDE_BYTES`). A training step of one shape allocates the same
-    blocks every time; random batch sizes almost never come back that close."""
-    parsed = _swings(seq)
+    blocks every time; random batch sizes almost never come back that close. `parsed`
+    is the series as `_swings` read it."""
     done = [(low, high) for low, high in parsed[1] if low is not None]
-    if len(done) < 2 or (_cycles_climbed(parsed) or 0) < STEADY_CYCLES:
+    if len(done) < 2 or (_climbing_cycles(parsed) or 0) < STEADY_CYCLES:
         return False
     (plow, phigh), (low, high) = done[-2], done[-1]
     climb = high[1] - phigh[1]
@@ -810,14 +805,15 @@ def _steady_bursts(seq: Sequence[_Sample]) -> bool:
     return climb > NOISE_BYTES and amplitude_change <= STEADY_AMPLITUDE_BYTES
 
 
-def _burst_without_climb(seq: Sequence[_Sample], last_rise: float) -> bool:
+def _burst_without_climb(parsed: _Swings, last_rise: float) -> bool:
     """Did a burst come since the growth's last rise (so without climbing)? Bursts on a
     leak each top the one before; one that swings from a trough after the last rise
     as far as the others do (`BURST_SWING_SHARE` of their typical swing or more) and
     stays under the highs says the floor under them stopped rising. So does a trough
     since the last rise that did not climb as the troughs before it did, before the
-    next burst shows it (`_trough_without_climb`)."""
-    comp, swings, _ = _swings(seq)
+    next burst shows it (`_trough_without_climb`). `parsed` is the series as `_swings`
+    read it."""
+    comp, swings, _ = parsed
     done = [(low, high) for low, high in swings if low is not None]
     before = [high[1] - low[1] for low, high in done if low[0] < last_rise]
     if len(before) < 2:
@@ -1965,7 +1961,7 @@ class OOMPredictor:
         n = len(ep.rises)
         if n < 1:
             return None
-        series = ep.series()
+        parsed = _swings(ep.series())
         sizes = sorted(size for _, size in ep.rises)
         cap = RISE_CAP_VS_MEDIAN * sizes[len(sizes) // 2]
         capped_sizes = [min(x, cap) for x in sizes]
@@ -1980,7 +1976,7 @@ class OOMPredictor:
             trend = (
                 fresh
                 and t <= ep.rises[-1][0]
-                and self._few_rises_suffice(ep, t, peak, dt, series)
+                and self._few_rises_suffice(ep, t, peak, dt, parsed)
             )
             ep.quick = trend
         else:
@@ -1991,7 +1987,7 @@ class OOMPredictor:
             trend = gate >= MIN_EFFECTIVE_RISES and (
                 gate >= TREND_EFFECTIVE_RISES
                 or ep.trended
-                or self._few_rises_suffice(ep, t, peak, dt, series)
+                or self._few_rises_suffice(ep, t, peak, dt, parsed)
             )
         if not trend:
             return None
@@ -2002,7 +1998,7 @@ class OOMPredictor:
         ep.trended = n > 1
         if fresh:
             n_eff += 1
-        cycles = _climbing_cycles(series)
+        cycles = _climbing_cycles(parsed)
         if ep.spread0 > peak - ep.level0 and cycles is not None and cycles < MIN_RISES:
             return None  # memory swings more than it has grown: the swings must climb
         dur = t - ep.t0
@@ -2077,7 +2073,7 @@ class OOMPredictor:
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
-        stall = self._stall(ep, t, dt, series, reserve)
+        stall = self._stall(ep, t, dt, parsed, reserve)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -2173,7 +2169,7 @@ class OOMPredictor:
 
     @staticmethod
     def _stall(
-        ep: _Episode, t: float, dt: float, series: Sequence[_Sample], reserve: _Reserve | None
+        ep: _Episode, t: float, dt: float, parsed: _Swings, reserve: _Reserve | None
     ) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
@@ -2200,7 +2196,7 @@ class OOMPredictor:
         last = ep.rises[-1][0]
         pause = t - last
         stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
-        if _burst_without_climb(series, last):
+        if _burst_without_climb(parsed, last):
             return min(stall, 1 / (len(ep.gaps) + 1))
         gaps = ep.gaps[-CV_ARRIVALS:]
         known = len(gaps) >= STALL_RHYTHM_GAPS or (
@@ -2262,7 +2258,7 @@ class OOMPredictor:
         return (min(recent) - min(then)) / growth
 
     def _few_rises_suffice(
-        self, ep: _Episode, t: float, peak: float, dt: float, series: Sequence[_Sample]
+        self, ep: _Episode, t: float, peak: float, dt: float, parsed: _Swings
     ) -> bool:
         """Are two rises a trend here?
 
@@ -2277,7 +2273,7 @@ class OOMPredictor:
         if growth <= 0 or t <= ep.t0:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
-        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(series):
+        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(parsed):
             return False  # a few more such steps fill the GPU: allocation events
         if ep.spread0 <= growth:
             return True
