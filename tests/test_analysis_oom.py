@@ -705,6 +705,14 @@ def test_processes_stepping_beside_a_leak_keep_the_invariants(
     st.floats(-1e12, 1e14),
     st.floats(-1e10, 1e10),
 )
+# Found by Hypothesis: a rate from two arrivals 5e-216 s apart, whose square overflowed
+# (`**` raised); a fit whose rate now came out at zero or below.
+@example(
+    [(0.0, 0.0)] * 4 + [(0.0, -0.25), (-1.0, 0.0), (-2.0, 1.0), (-4.833553534662044e-216, 0.0)],
+    1.0,
+    0.0,
+)
+@example([(0.0, 0.0)] * 4 + [(0.0, -0.125), (0.25, 0.0), (-1.0, 0.0), (-4.0, 1.0)], 1.0, 0.0)
 def test_the_acceleration_fit_never_raises(
     win: list[tuple[float, float]], headroom: float, rate: float
 ) -> None:

@@ -1036,6 +1036,8 @@ def _acceleration(
 
     fast = rate_to_full(now + RANGE_Z * se_now, (slope + RANGE_Z * se_slope) / 2)
     slow = rate_to_full(now - RANGE_Z * se_now, (slope - RANGE_Z * se_slope) / 2)
+    if not (now > 0 and math.isfinite(fast) and slow > 0):
+        return None  # arrivals too close together or too odd for a rate to come of them
     return now * MB, fast, slow
 
 
@@ -1055,13 +1057,17 @@ def _rate_line(
     sw = sum(w for _, _, w in pts)
     xbar = sum(w * x for x, _, w in pts) / sw
     rbar = sum(w * r for _, r, w in pts) / sw
-    sxx = sum(w * (x - xbar) ** 2 for x, _, w in pts)
+    sxx = sum(w * (x - xbar) * (x - xbar) for x, _, w in pts)
     if not sxx > 0:
         return None
     slope = sum(w * (x - xbar) * (r - rbar) for x, r, w in pts) / sxx
-    var = sum(w * (r - rbar - slope * (x - xbar)) ** 2 for x, r, w in pts) / (len(pts) - 2)
+    # Products, not powers: intervals a hair apart give rates whose squares overflow
+    # (to inf here, where `**` raises).
+    residuals = [(r - rbar - slope * (x - xbar), w) for x, r, w in pts]
+    var = sum(w * e * e for e, w in residuals) / (len(pts) - 2)
     now = rbar - slope * xbar
-    return now, math.sqrt(var * (1 / sw + xbar * xbar / sxx)), slope, math.sqrt(var / sxx)
+    out = (now, math.sqrt(var * (1 / sw + xbar * xbar / sxx)), slope, math.sqrt(var / sxx))
+    return out if all(map(math.isfinite, out)) else None
 
 
 def _null_rates(win: Sequence[tuple[float, float]], k: int, w: float) -> list[float]:
