@@ -600,6 +600,50 @@ def test_a_stop_go_leak_sampled_fast_resumes_its_warning_on_the_second_rise() ->
     assert _alert_run(by_t, 25.0, math.inf)
 
 
+def _short_stop_go(t: float) -> dict[int, float]:
+    """220 MB/s for 4 s, then 2 s still, again and again, from t=10, beside a ballast
+    leaving 7 GB (as the recording stop_go_short, whose rests of 3 s showed two flat
+    samples at 1 Hz: a rise at the first sample after each run ended)."""
+    k, into = divmod(max(0.0, t - 10), 6.0)
+    grown = 220 * MB * (4 * k + min(into, 4.0))
+    return {1: TOTAL - 7 * GB, 2: 0.5 * GB + grown}
+
+
+def test_a_young_leak_resting_two_samples_keeps_its_warning() -> None:
+    """At 1 Hz the first run shows four rises a sample apart: no rhythm of rests yet.
+    The first rest is two flat samples, at t=15 and 16; the alert stands through it
+    (it dropped at t=16 and came back at 17, the run counting from there)."""
+    by_t = _by_time(_series(40, 1.0, _short_stop_go))
+    first = min(t for t, x in by_t.items() if x is not None and x.alert)
+    assert first <= 13.0
+    assert _alert_run(by_t, first, 40.0)
+
+
+def test_a_stop_after_a_young_growth_still_clears_within_three_samples() -> None:
+    """The same four rises, then no more: the alert is gone by the third flat sample."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * min(max(0.0, t - 10), 4.0)}
+
+    by_t = _by_time(_series(40, 1.0, procs))
+    assert any(x is not None and x.alert for x in by_t.values())
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 17.0)
+
+
+def test_a_pause_longer_than_the_predicted_failure_is_not_a_rest() -> None:
+    """2 GB a second into 9 GB of room, stopping at t=14 with 1 GB left: had it gone
+    on, the GPU would have been full within a second, so a pause is a stop (a load),
+    not a leak's rest: the alert clears at the second flat sample, as before a rhythm
+    is known (a rest of two samples would hold it)."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 9 * GB, 2: 0.5 * GB + 2 * GB * min(max(0.0, t - 10), 4.0)}
+
+    by_t = _by_time(_series(30, 1.0, procs))
+    assert by_t[14.0] is not None and by_t[14.0].alert
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 16.0)
+
+
 def test_recurring_rests_are_the_rhythm_the_range_follows() -> None:
     """Once a second rest has come, the rests are the growth's rhythm: the rate spans them
     (143 MB/s on average), not only the newest run (250 MB/s, whose ranges end before the

@@ -125,6 +125,10 @@ two questions:
      pause exceeds the longest gap seen (irregular steps, whose longest gap so far
      understates the next long one, 1.3x that); once a regular rhythm is known (a
      leak rising at every sample), a gap longer than all of them clears it at once.
+     Before that, a pause that with the sample to come spans at most `STALL_HOLD_S`
+     (two samples at 1 Hz) is a rest, not a stop, unless at the growth's rate the GPU
+     would have been full by then (a load): stop-go leaks rest, and the first rest of
+     one whose rises came a sample apart cost its warning the lead (`_stall`).
      The prediction stops after 1.5x the longest gap (irregular steps 1.95x), plus
      one sample; on a quiet series growth resuming within a few typical gaps
      continues the same episode (irregular steps pause now and then), on a swinging
@@ -213,6 +217,7 @@ STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of g
 STALL_UNEVEN_CV2 = 0.25  # ... at once, unless its steps' sizes vary more than this
 STALL_UNEVEN_MAX_DT = 2.0  # ... and samples come this often or more
 IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than their longest gap
+STALL_HOLD_S = 3.0  # a pause is no sign of a stop while it and the sample to come span this
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
@@ -566,6 +571,7 @@ class _Episode:
     fresh: bool = False  # the growth began with a process that had just arrived
     quick: bool = False  # ... and its first rise was already a trend (`_predict`)
     trended: bool = False  # its rises made a trend on an earlier sample (`_predict`)
+    hold_s: float = 0.0  # a pause is no sign of a stop while it and the next sample span this
 
     def add_rise(self, t: float, size: float, level: float, dt: float) -> None:
         if self.rises:
@@ -1228,6 +1234,19 @@ def _retaken(rise: float, held: float) -> float:
 def _one_sample(gap: float, dt: float) -> bool:
     """Is a gap between rises one sampling interval (not two or more)?"""
     return gap < 1.5 * dt
+
+
+def _regular_rhythm(gaps: Sequence[float], dt: float) -> bool:
+    """Has the growth shown a regular rhythm of rises (`_stall`): `STALL_RHYTHM_GAPS`
+    gaps, or at a slow refresh fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`,
+    that vary little?"""
+    gaps = gaps[-CV_ARRIVALS:]
+    known = len(gaps) >= STALL_RHYTHM_GAPS or (
+        len(gaps) >= STALL_RHYTHM_MIN_GAPS
+        and sum(gaps) >= STALL_RHYTHM_SPAN_S
+        and _one_sample(max(gaps), dt)
+    )
+    return known and _cv2_classic(gaps) <= STALL_REGULAR_CV2
 
 
 def _pause_slack(longest: float, dt: float) -> float:
@@ -1896,6 +1915,7 @@ class OOMPredictor:
             2 * dt,
             _pause_slack(longest, dt) * 1.5 * longest + dt,
             FIRST_GAP_TOLERANCE_S / max(1, len(ep.gaps)),
+            ep.hold_s - dt,
         )
         # A pause past the limit stops the prediction (the stall factor has cleared the
         # alert by then). On a quiet series, growth resuming soon after continues the
@@ -2079,6 +2099,12 @@ class OOMPredictor:
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
         deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
+        # Leaks rest (stop-go loops, an allocator between segments), and one resting
+        # where its rises came a sample apart shows no rhythm of rests yet: a pause
+        # says nothing a leak's rest would not until the sample after it would come
+        # STALL_HOLD_S after the last rise, or once the GPU would have been full by
+        # then had the growth gone on (a load, not a leak at rest).
+        ep.hold_s = 0.0 if _regular_rhythm(ep.gaps, dt) else min(STALL_HOLD_S, low)
         stall = self._stall(ep, t, dt, parsed, reserve)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
@@ -2192,7 +2218,9 @@ class OOMPredictor:
         so the pause runs from the rise before it; a sample a process arrived in hides
         a rise as small as NVML's accounting differences, so it does not count.
         Irregular steps have long pauses now and then; for them the exponential decay
-        says how long is too long. A burst that came since the last rise without
+        says how long is too long. Before a regular rhythm is known, a pause within
+        `ep.hold_s` (`_predict`: `STALL_HOLD_S`, or the predicted time to failure where
+        shorter) says nothing yet. A burst that came since the last rise without
         climbing, or a trough since then that stopped climbing with the troughs before,
         says it stopped at once (`_burst_without_climb`).
         """
@@ -2204,13 +2232,9 @@ class OOMPredictor:
         stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
         if _burst_without_climb(parsed, last):
             return min(stall, 1 / (len(ep.gaps) + 1))
-        gaps = ep.gaps[-CV_ARRIVALS:]
-        known = len(gaps) >= STALL_RHYTHM_GAPS or (
-            len(gaps) >= STALL_RHYTHM_MIN_GAPS
-            and sum(gaps) >= STALL_RHYTHM_SPAN_S
-            and _one_sample(max(gaps), dt)
-        )
-        if not known or _cv2_classic(gaps) > STALL_REGULAR_CV2:
+        if pause + dt <= ep.hold_s + 1e-9:
+            return 1.0
+        if not _regular_rhythm(ep.gaps, dt):
             return stall
         if ep.arrived_t >= last:
             # A process arrived since the newest rise: a rise as small as NVML's
