@@ -41,6 +41,9 @@ s24_train_leak_mid() { # an MLP of width 4096 under Adam keeping its outputs (20
   bg "$1" $WL ballast --leave-gb 7 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   timeout 120 $WL train-leak --width 4096 --layers 4 --batch 2048 --batch-jitter 0.4 --period 0.25 --seed 248 >>"$1"
 }
+# As recorded, the halving never ran its course: `plateau` stops at 3 GB free unless
+# --stop-free-gb says otherwise, which came after 3.6 s and 1.9 GB; the recording is
+# tests/fixtures/traces/fast_growth_stops_short.jsonl. Kept as it ran.
 s24_plateau_halving() { # 400 MB/s halving every 6 s, stopping at a twentieth (about 3.3 GB in all); 5 GB left; no OOM
   bg "$1" $WL ballast --leave-gb 5 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   $WL plateau --rate-mb 400 --chunk-mb 16 --halve-s 6 --hold 20 >>"$1"
