@@ -1591,7 +1591,9 @@ def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears
     t=30 (the allocator had room cached), as in the recording train_leak_beside_eval: the
     alert stands through it (a gap longer than every one before cleared it at once: the
     alert stood from t=12 until t=29 and again from t=31, and the run counted from
-    there). The growth stops at t=45: the alert clears within 2 s, as a plateau's must."""
+    there). The growth stops at t=45: the alert clears within 3 s, well inside the 5 s a
+    plateau's may take (2 s until session 17: some steps are under half the typical one,
+    so a flat sample is such growth's chance, and the second clears it)."""
     rng = random.Random(7)
     steps = [rng.uniform(60, 400) * MB for _ in range(60)]
 
@@ -1604,7 +1606,7 @@ def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears
 
     by_t = _by_time(_series(70, 1.0, procs))
     assert _alert_run(by_t, 15, 44)
-    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 47)
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 48)
 
 
 def test_a_bigger_step_does_not_withdraw_a_trend_already_made() -> None:

@@ -124,7 +124,9 @@ two questions:
    - **stall**: growth that stops clears fast. The confidence decays once the
      pause exceeds the longest gap seen (irregular steps, whose longest gap so far
      understates the next long one, 1.3x that); once a regular rhythm is known (a
-     leak rising at every sample), a gap longer than all of them clears it at once.
+     leak rising at every sample), a gap longer than all of them clears it at once
+     (steps of very different sizes, or some under half the typical one, skip a
+     sample by chance: a sample later).
      Before that, a pause that with the sample to come spans at most `STALL_HOLD_S`
      (two samples at 1 Hz) is a rest, not a stop, unless at the growth's rate the GPU
      would have been full by then (a load): stop-go leaks rest, and the first rest of
@@ -216,6 +218,7 @@ STALL_RHYTHM_SPAN_S = 15.0  # ... at a slow refresh a rise per sample averages m
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
 STALL_UNEVEN_CV2 = 0.25  # ... at once, unless its steps' sizes vary more than this
 STALL_UNEVEN_MAX_DT = 2.0  # ... and samples come this often or more
+STALL_GRANULAR_SHARE = 0.5  # ... or its smallest step is under this share of its median
 IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than their longest gap
 STALL_HOLD_S = 3.0  # a pause is no sign of a stop while it and the sample to come span this
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
@@ -2211,12 +2214,14 @@ class OOMPredictor:
         fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`), a gap already
         longer (counting the sample still to come) than every one of its gaps says it
         stopped: as likely as one gap in n + 1 being the longest (Laplace); where its
-        steps' sizes vary widely (a training loop's outputs), only once it is past the
-        longest, for such growth skips a sample now and then at a refresh of a second
-        or two. On such a rhythm, a newest rise under a fifth of its smallest step is
-        growth that stopped within that interval (a leak ending between two samples),
-        so the pause runs from the rise before it; a sample a process arrived in hides
-        a rise as small as NVML's accounting differences, so it does not count.
+        steps' sizes vary widely (a training loop's outputs) or some were under half
+        the typical one (allocator chunks, a chunk or two a sample at a fast refresh),
+        only once it is past the longest, for such growth skips a sample now and then
+        at a refresh of a second or two or faster. On such a rhythm, a newest rise under
+        a fifth of its smallest step is growth that stopped within that interval (a leak
+        ending between two samples), so the pause runs from the rise before it; a sample
+        a process arrived in hides a rise as small as NVML's accounting differences, so
+        it does not count.
         Irregular steps have long pauses now and then; for them the exponential decay
         says how long is too long. Before a regular rhythm is known, a pause within
         `ep.hold_s` (`_predict`: `STALL_HOLD_S`, or the predicted time to failure where
@@ -2247,7 +2252,11 @@ class OOMPredictor:
         # Steps of very different sizes (a training loop's outputs, an allocator's
         # segments) skip a sample of a second or two now and then: the gap must be
         # past the longest (slower samples each span many steps).
-        uneven = dt <= STALL_UNEVEN_MAX_DT and cv2 > STALL_UNEVEN_CV2
+        # So do steps some samples held under half the typical one of: a leak of
+        # allocator chunks sampled a chunk or two at a time (a fast refresh) now and
+        # then meets a sample that holds none.
+        granular = bool(steps) and min(steps) < STALL_GRANULAR_SHARE * _median(steps)
+        uneven = dt <= STALL_UNEVEN_MAX_DT and (cv2 > STALL_UNEVEN_CV2 or granular)
         ahead = 0.0 if uneven else dt
         if pause > 0 and pause + ahead > longest + 1e-9:
             stall = min(stall, 1 / (len(ep.gaps) + 1))
