@@ -574,7 +574,7 @@ class _Episode:
     fresh: bool = False  # the growth began with a process that had just arrived
     quick: bool = False  # ... and its first rise was already a trend (`_predict`)
     trended: bool = False  # its rises made a trend on an earlier sample (`_predict`)
-    hold_s: float = 0.0  # a pause is no sign of a stop while it and the next sample span this
+    hold_s: float = 0.0  # a pause is no stop while it and the next sample span this (`_predict`)
 
     def add_rise(self, t: float, size: float, level: float, dt: float) -> None:
         if self.rises:
