@@ -609,11 +609,14 @@ def _short_stop_go(t: float) -> dict[int, float]:
     return {1: TOTAL - 7 * GB, 2: 0.5 * GB + grown}
 
 
-def test_a_young_leak_resting_two_samples_keeps_its_warning() -> None:
+@pytest.mark.parametrize("dt", [1.0, 0.5, 0.25])
+def test_a_young_leak_resting_two_samples_keeps_its_warning(dt: float) -> None:
     """At 1 Hz the first run shows four rises a sample apart: no rhythm of rests yet.
     The first rest is two flat samples, at t=15 and 16; the alert stands through it
-    (it dropped at t=16 and came back at 17, the run counting from there)."""
-    by_t = _by_time(_series(40, 1.0, _short_stop_go))
+    (it dropped at t=16 and came back at 17, the run counting from there). At 4 Hz
+    the run's 15 gaps span 4 s: no rhythm either (they were one, and its first flat
+    sample cleared the alert)."""
+    by_t = _by_time(_series(40, dt, _short_stop_go))
     first = min(t for t, x in by_t.items() if x is not None and x.alert)
     assert first <= 13.0
     assert _alert_run(by_t, first, 40.0)

@@ -213,6 +213,7 @@ RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting 
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
 STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in progress ...
+STALL_RHYTHM_MIN_SPAN_S = 8.0  # ... (spanning this much: a few seconds at 4 Hz are no rhythm)
 STALL_RHYTHM_MIN_GAPS = 3  # ... (or this many of one sample each, spanning STALL_RHYTHM_SPAN_S:
 STALL_RHYTHM_SPAN_S = 15.0  # ... at a slow refresh a rise per sample averages many steps)
 STALL_REGULAR_CV2 = 0.1  # ... clears the alert (regular: squared variation of gaps under this)
@@ -1241,10 +1242,12 @@ def _one_sample(gap: float, dt: float) -> bool:
 
 def _regular_rhythm(gaps: Sequence[float], dt: float) -> bool:
     """Has the growth shown a regular rhythm of rises (`_stall`): `STALL_RHYTHM_GAPS`
-    gaps, or at a slow refresh fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`,
-    that vary little?"""
+    gaps spanning `STALL_RHYTHM_MIN_SPAN_S` (the same 8 s at every refresh from 1 Hz
+    up: a stop-go leak's first run of 4 s shows 16 gaps at 4 Hz, and is no rhythm that
+    never rests), or at a slow refresh fewer, each of one sample, spanning
+    `STALL_RHYTHM_SPAN_S`, that vary little?"""
     gaps = gaps[-CV_ARRIVALS:]
-    known = len(gaps) >= STALL_RHYTHM_GAPS or (
+    known = (len(gaps) >= STALL_RHYTHM_GAPS and sum(gaps) >= STALL_RHYTHM_MIN_SPAN_S) or (
         len(gaps) >= STALL_RHYTHM_MIN_GAPS
         and sum(gaps) >= STALL_RHYTHM_SPAN_S
         and _one_sample(max(gaps), dt)
@@ -2210,7 +2213,7 @@ class OOMPredictor:
 
         The confidence decays once the pause exceeds the longest gap seen (times
         `_pause_slack`, for irregular steps). Once a regular rhythm is known (a leak
-        rising at every sample or so; `STALL_RHYTHM_GAPS` gaps, or at a slow refresh
+        rising at every sample or so; `STALL_RHYTHM_GAPS` gaps over 8 s, or at a slow refresh
         fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`), a gap already
         longer (counting the sample still to come) than every one of its gaps says it
         stopped: as likely as one gap in n + 1 being the longest (Laplace); where its
