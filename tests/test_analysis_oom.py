@@ -326,9 +326,6 @@ def test_an_alert_stands_at_the_oom_between_the_usual_refresh_rates(
     assert score.lead_s > 0
 
 
-# --- the same predictions through `vramtop replay FILE --jsonl --rate 1` ---------------------
-
-
 @pytest.mark.parametrize(
     ("name", "rate_hz"), [("leak_80.jsonl", 3.0), ("leak_steep_noisy.jsonl", 4.0)]
 )
@@ -342,6 +339,9 @@ def test_a_chunked_leak_sampled_fast_keeps_its_alert_through_a_sample_without_a_
     alert stands (0.94). leak_steep_noisy at 4 Hz alike (0.32 -> 0.92)."""
     (score,) = _scores(_recording(name), rate_hz)
     assert score.lead_ratio >= 0.9
+
+
+# --- the same predictions through `vramtop replay FILE --jsonl --rate 1` ---------------------
 
 
 @pytest.mark.parametrize("tr", RECORDINGS, ids=_id)
