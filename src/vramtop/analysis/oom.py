@@ -2110,8 +2110,9 @@ class OOMPredictor:
         # says nothing a leak's rest would not until the sample after it would come
         # STALL_HOLD_S after the last rise, or once the GPU would have been full by
         # then had the growth gone on (a load, not a leak at rest).
-        ep.hold_s = 0.0 if _regular_rhythm(ep.gaps, dt) else min(STALL_HOLD_S, low)
-        stall = self._stall(ep, t, dt, parsed, reserve)
+        regular = _regular_rhythm(ep.gaps, dt)
+        ep.hold_s = 0.0 if regular else min(STALL_HOLD_S, low)
+        stall = self._stall(ep, t, dt, parsed, reserve, regular)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -2207,14 +2208,18 @@ class OOMPredictor:
 
     @staticmethod
     def _stall(
-        ep: _Episode, t: float, dt: float, parsed: _Swings, reserve: _Reserve | None
+        ep: _Episode,
+        t: float,
+        dt: float,
+        parsed: _Swings,
+        reserve: _Reserve | None,
+        regular: bool,
     ) -> float:
         """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
 
         The confidence decays once the pause exceeds the longest gap seen (times
         `_pause_slack`, for irregular steps). Once a regular rhythm is known (a leak
-        rising at every sample or so; `STALL_RHYTHM_GAPS` gaps over 8 s, or at a slow refresh
-        fewer, each of one sample, spanning `STALL_RHYTHM_SPAN_S`), a gap already
+        rising at every sample or so, `regular`, of `_regular_rhythm`), a gap already
         longer (counting the sample still to come) than every one of its gaps says it
         stopped: as likely as one gap in n + 1 being the longest (Laplace); where its
         steps' sizes vary widely (a training loop's outputs) or some were under half
@@ -2242,7 +2247,7 @@ class OOMPredictor:
             return min(stall, 1 / (len(ep.gaps) + 1))
         if pause + dt <= ep.hold_s + 1e-9:
             return 1.0
-        if not _regular_rhythm(ep.gaps, dt):
+        if not regular:
             return stall
         if ep.arrived_t >= last:
             # A process arrived since the newest rise: a rise as small as NVML's
