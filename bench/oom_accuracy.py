@@ -101,14 +101,16 @@ class GpuScore:
 
 
 def recording_paths(dirs: Iterable[Path]) -> list[Path]:
-    """Every *.jsonl under `dirs`, once per content."""
+    """Every recording (*.jsonl, or *.jsonl.gz compressed) under `dirs`, once per
+    content (compressed or not)."""
     seen: set[str] = set()
     out: list[Path] = []
     for d in dirs:
         if not d.is_dir():
             continue
-        for p in sorted(d.glob("*.jsonl")):
-            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted([*d.glob("*.jsonl"), *d.glob("*.jsonl.gz")]):
+            with trace_mod.open_text(p) as fh:
+                digest = hashlib.sha256(fh.read().encode()).hexdigest()
             if digest not in seen:
                 seen.add(digest)
                 out.append(p)

@@ -1,6 +1,6 @@
 """The OOM predictor: pinned on every recording, rate independence, settings, invariants.
 
-Recordings are picked up from tests/fixtures/traces/*.jsonl by `meta.expected`, so new
+Recordings are picked up from tests/fixtures/traces/*.jsonl[.gz] by `meta.expected`, so new
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
@@ -122,10 +122,10 @@ def test_the_possible_lead_counts_from_the_workload_that_grew() -> None:
     (../shared/traces/README.md): the process that ran out, as in leak_60, unless it
     did not grow. In swinger_then_leak the swinger (pid 539, started at t=11.1) ran
     out when its swing found no room; the leak beside it (pid 568) started at t=31.1."""
-    (leak,) = _scores(_recording("leak_60.jsonl"))
+    (leak,) = _scores(_recording("leak_60.jsonl.gz"))
     assert leak.possible_s == pytest.approx(59.0026 - 9.342)
     assert not leak.notes
-    swinger = _recording("swinger_then_leak.jsonl")
+    swinger = _recording("swinger_then_leak.jsonl.gz")
     assert bench.grower(swinger, 0, 539, 99.3003) == 568
     (score,) = _scores(swinger)
     assert score.possible_s == pytest.approx(99.3003 - 31.1065)
@@ -226,18 +226,18 @@ def test_oom_warning_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: float)
 # alarming fails here, and leaves this list). decel_plateau at 0.2 Hz left it in session
 # 9 (it clears on its fourth rise each at most 0.7 of the one before).
 SLOW_REFRESH_FALSE_ALARMS: dict[tuple[str, float], str] = {
-    ("swinger_plateau_long.jsonl", 0.1): (
+    ("swinger_plateau_long.jsonl.gz", 0.1): (
         "the growth stops at t=74.3 s, between the samples at 70 and 80, and the one at "
         "80 still holds its last 4 s of rise (0.67 GB, 43% of a 10 s step: as much as a "
         "noisy leak's): the first sample that can show the stop comes at 90, 15.7 s after "
         "it, and the measure counts alerts from 5 s after (session 11's code alarmed "
         "here too, and at 0.2 Hz)"
     ),
-    ("freed_batches_tight.jsonl", 0.2): (
+    ("freed_batches_tight.jsonl.gz", 0.2): (
         "random batches of 1-10 GB every 0.8 s seen every 5 s: three in a row came 6.9, "
         "9.3 and 11.6 GB, rising by chance, and read as a climb for one sample"
     ),
-    ("bursts_leak_stops.jsonl", 0.2): (
+    ("bursts_leak_stops.jsonl.gz", 0.2): (
         "2 GB bursts every 4 s seen every 5 s: the floor's last step comes at t=40.8 s, "
         "and the first burst top above it is seen at 55 s, a new high 14 s after the "
         "plateau that no sample could show sooner; the alert stands to 70 s"
@@ -277,22 +277,22 @@ def test_no_false_alarm_at_other_refresh_rates(tr: trace_mod.Trace, rate_hz: flo
 # leaves its list).
 OFF_GRID_RATES_HZ = (0.4, 0.6, 2 / 3, 0.7, 0.9, 1.1, 1.2, 1.5, 3.0)
 OFF_GRID_FALSE_ALARMS: dict[tuple[str, float], str] = {
-    ("slow_noisy_far.jsonl", 0.6): (
+    ("slow_noisy_far.jsonl.gz", 0.6): (
         "a slow noisy leak with 23 GB free, seen every 1.7 s, reads as speeding up: the "
         "low end dips to 282 s, under the 300 s warning, for 4 samples; it ends on its own"
     ),
-    ("bursts_leak_stops.jsonl", 0.4): (
+    ("bursts_leak_stops.jsonl.gz", 0.4): (
         "2 GB bursts every 4 s seen every 2.5 s: the first burst top above the floor's "
         "last step (t=40.8 s) is seen at 47.5 s, a new high 6.7 s after the plateau that "
         "no sample could show sooner, for one sample"
     ),
-    ("warmup_bursts_long.jsonl", 2 / 3): (
+    ("warmup_bursts_long.jsonl.gz", 2 / 3): (
         "4 GB bursts every 2 s seen every 1.5 s: the floor's last step (19.8 s) falls "
         "between samples and the climb is confirmed at 22.5 s; the burst at 25.5 s that "
         "came no higher cuts the confidence to a quarter, still enough for an alert 5 s "
         "away, and it clears at 28.5 s (alerts at 25.5 and 27 s, over 5 s after)"
     ),
-    ("slow_far_smooth.jsonl", 0.7): (
+    ("slow_far_smooth.jsonl.gz", 0.7): (
         "the sample at 12.9 s caught the leaking process while its CUDA context was being "
         "built (30 MB); the 0.65 GB the next one adds reads as a step of growth, and the "
         "alert stands for 3 samples"
@@ -327,7 +327,7 @@ def test_an_alert_stands_at_the_oom_between_the_usual_refresh_rates(
 
 
 @pytest.mark.parametrize(
-    ("name", "rate_hz"), [("leak_80.jsonl", 3.0), ("leak_steep_noisy.jsonl", 4.0)]
+    ("name", "rate_hz"), [("leak_80.jsonl.gz", 3.0), ("leak_steep_noisy.jsonl.gz", 4.0)]
 )
 def test_a_chunked_leak_sampled_fast_keeps_its_alert_through_a_sample_without_a_chunk(
     name: str, rate_hz: float
@@ -876,24 +876,24 @@ def test_mean_lead_is_reported_by_the_bench_summary() -> None:
 
 
 def test_a_trend_once_made_is_not_judged_away_by_a_later_trough() -> None:
-    """open/burst_leak_slow.jsonl (6 GB bursts every 6 s on a 120 MB/s leak): two
+    """open/burst_leak_slow.jsonl.gz (6 GB bursts every 6 s on a 120 MB/s leak): two
     climbing bursts make the trend at t=27; at t=32, in the trough before the third,
     the same rises judged again fell short of a trend and the alert dropped for a
     sample. Rises are evidence that only grows: it stands from t=27 to the OOM."""
-    tr = trace_mod.read(TRACES / "open" / "burst_leak_slow.jsonl")
+    tr = trace_mod.read(TRACES / "open" / "burst_leak_slow.jsonl.gz")
     alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(27, 63)) <= alerting
     assert 26 not in alerting
 
 
 def test_bursts_climbing_together_are_a_consistent_floor_from_their_onset() -> None:
-    """open/small_bursts_leak.jsonl (1.5 GB bursts every 1.5 s on a 120 MB/s leak, seen
+    """open/small_bursts_leak.jsonl.gz (1.5 GB bursts every 1.5 s on a 120 MB/s leak, seen
     every third sample at 1 Hz): the growth's onset is the sample before the first
     burst, so the peak's rise from it holds a burst's height and the floor's rise over
     the same stretch read as a third of it (consistency 0.42, the alert waited to
     t=21). Two swings whose troughs climb at their peaks' rate are a floor rising with
     the peak: the alert stands from t=19, the third climbing top, to the OOM."""
-    tr = trace_mod.read(TRACES / "open" / "small_bursts_leak.jsonl")
+    tr = trace_mod.read(TRACES / "open" / "small_bursts_leak.jsonl.gz")
     alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(19, 60)) <= alerting
     assert 18 not in alerting
@@ -905,7 +905,7 @@ def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:
     there to the OOM at t=62.1 is the most any predictor could have given. vramtop's
     comes at that sample. At 2 Hz it is first seen at t=13.5 (0.66 GB) and has risen by
     t=14."""
-    tr = _recording("leak_40.jsonl")
+    tr = _recording("leak_40.jsonl.gz")
     (score,) = _scores(tr)
     assert score.ceiling_ratio == pytest.approx((62.1402 - 15.0) / (62.1402 - 9.0187))
     assert score.lead_ratio == pytest.approx(score.ceiling_ratio)
@@ -917,7 +917,7 @@ def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:
     assert bench.first_rise(tr, 0, times, 62.1, None) == 14.0
     # One that grew but stopped short (load_then_leak's loader, pid 972, 22 GB up to its
     # plateau at t=19.6) does not count: the leaker's first rise (t=25 at 1 Hz) does.
-    load = _recording("load_then_leak.jsonl")
+    load = _recording("load_then_leak.jsonl.gz")
     assert bench.first_rise(load, 0, [float(i) for i in range(80)], 61.16, 1038) == 25.0
     assert bench.first_rise(load, 0, [float(i) for i in range(80)], 61.16, None) == 25.0
 

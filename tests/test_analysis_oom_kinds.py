@@ -92,7 +92,7 @@ def _truth(samples: Sequence[Sample], t_full: float) -> list[float]:
 def test_a_process_arriving_is_not_growth() -> None:
     """A leaker appears with 0.7 GB (its CUDA context) and then leaks 60 MB/s, a few
     seconds after a small rise began a growth episode (another process's context, as in
-    leak_60.jsonl): the rate is the leak's, not inflated by the arrival."""
+    leak_60.jsonl.gz): the rate is the leak's, not inflated by the arrival."""
     rate = 60 * MB
 
     def procs(t: float) -> dict[int, float]:
@@ -927,7 +927,7 @@ def _halving(t0: float, rate: float, halve_s: float) -> Callable[[float], float]
 
 def test_rises_decaying_by_halves_at_a_slow_refresh_clear_on_the_fourth() -> None:
     """At 0.2 Hz, growth from 400 MB/s whose rate halves every 6 s, 6 GB from full (it
-    levels off 3.5 GB in, as decel_plateau.jsonl does): three windows of four samples,
+    levels off 3.5 GB in, as decel_plateau.jsonl.gz does): three windows of four samples,
     a minute, would be needed to see it slowing, and the growth is over long before.
     Its rises, a sample apart, each about half the one before, are a sum that
     converges far short of full: no alert from the fourth rise on."""
@@ -1277,7 +1277,7 @@ def test_a_process_that_came_with_many_of_its_first_rises_is_not_a_fresh_start(
     first_gb: float, warns: bool
 ) -> None:
     """A training process first seen with its model and first batch (8.5 GB) and 0.93 GB
-    more a sample later (its allocator's high-water mark, as var_batch.jsonl at 0.6 Hz)
+    more a sample later (its allocator's high-water mark, as var_batch.jsonl.gz at 0.6 Hz)
     was running well before that rise: one rise of it is not yet a trend. One first seen
     with a context and a little more (1.2 GB) grew from its start, and warns at once."""
 
@@ -1293,7 +1293,7 @@ def test_a_process_that_came_with_many_of_its_first_rises_is_not_a_fresh_start(
 
 
 def test_growth_before_a_fresh_start_is_not_mixed_into_its_rate() -> None:
-    """A 20 MB rise (another process's context, as in leak_60.jsonl) seconds before the
+    """A 20 MB rise (another process's context, as in leak_60.jsonl.gz) seconds before the
     leaker arrives does not start the leak's episode: the leak's own start does."""
 
     def procs(t: float) -> dict[int, float]:
@@ -1313,7 +1313,7 @@ def test_a_fresh_start_that_warned_on_its_first_rise_keeps_warning_on_its_second
     """At 0.5 Hz a process arrives with its context and leaks 500 MB/s: 1 GB a sample.
     Its first rise is 4.9% of the headroom, a quick trend (under 5%); its second is
     5.1% of what is then left. The warning the first raised stands: the arrival counts
-    as a rise for the second too (leak_steep_noisy.jsonl at 0.5 Hz lost 4 s of its
+    as a rise for the second too (leak_steep_noisy.jsonl.gz at 0.5 Hz lost 4 s of its
     lead to the one sample the alert dropped)."""
     t0 = 10.0
 
@@ -1343,7 +1343,7 @@ def test_a_big_arrival_rising_in_big_steps_is_not_a_quick_trend() -> None:
 
 def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
     """Two rises of a few MB (NVML counting a context before it lists the process, as
-    in train_leak_d.jsonl) are a growth of two rises; the leaker that then arrives with
+    in train_leak_d.jsonl.gz) are a growth of two rises; the leaker that then arrives with
     15 MB and is 0.66 GB a sample later (its context, then a 60 MB/s leak) grew
     seventy times as much at once: what came before was not a trend, and the growth
     starts where the leaker did."""
@@ -1376,7 +1376,7 @@ def test_climbing_cycles_of_bursts_on_a_leak_and_of_random_batches() -> None:
 
 
 def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
-    """3 GB bursts every 3 s whose floor rose 0.9 GB a step (warmup_bursts.jsonl at 1 Hz):
+    """3 GB bursts every 3 s whose floor rose 0.9 GB a step (warmup_bursts.jsonl.gz at 1 Hz):
     the last rise was the burst at 21 s. The burst at 24 s swings as far and stops at the
     same height: the floor stopped rising, which the 3 s rhythm alone would tell only two
     samples later (past the 5 s a plateau allows). Already the trough at 22 s, no higher
@@ -1613,7 +1613,7 @@ def test_uneven_steps_skipping_one_sample_keep_the_alert_and_a_stop_still_clears
 
 
 def test_a_bigger_step_does_not_withdraw_a_trend_already_made() -> None:
-    """Irregular steps (as open/coarse_steps.jsonl: 2.1 GB, then 0.25 and 0.3 GB) make a
+    """Irregular steps (as open/coarse_steps.jsonl.gz: 2.1 GB, then 0.25 and 0.3 GB) make a
     trend on their third; a step of 0.86 GB after them raises the median step above the
     share of the headroom that quick trends allow, but it is more evidence of growth,
     not less: the alert stands on. A growth that has not made a trend yet is judged as

@@ -135,6 +135,20 @@ def test_record_writes_a_valid_recording(tmp_path: Path) -> None:
     assert again.header.devices[0].uuid == src.header.devices[0].uuid
 
 
+def test_record_compresses_a_gz_file_and_replay_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = trace.read(LEAK)
+    out = tmp_path / "rec.jsonl.gz"
+    n = record(ReplayBackend(src, step_s=1.0), out, interval_s=0.01, duration_s=0.3,
+               stop=threading.Event(), meta={"expected": "oom"})
+    assert out.read_bytes()[:2] == trace.GZIP_MAGIC
+    again = trace.read(out)
+    assert len(again.samples) == n and again.header.expected == "oom"
+    assert main(["replay", str(out), "--jsonl", "--rate", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) >= 1
+
+
 def test_record_refuses_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "exists.jsonl"
     out.write_text("keep me")

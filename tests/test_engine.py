@@ -23,7 +23,8 @@ from vramtop.model import (
     ProcessIdentity,
 )
 
-TRACES = sorted((Path(__file__).parent / "fixtures" / "traces").glob("*.jsonl"))
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+TRACES = sorted([*FIXTURES.glob("*.jsonl"), *FIXTURES.glob("*.jsonl.gz")])
 GIB = 1 << 30
 
 
@@ -61,7 +62,7 @@ def proc(pid: int, start: int, used: int | None) -> GPUProcess:
     return GPUProcess(pid=pid, starttime=start, used_bytes=used, name=f"p{pid}", uid=0)
 
 
-@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.name)
 def test_replays_every_recording(path: Path) -> None:
     tr = trace.read(path)
     backend = ReplayBackend(tr, step_s=1.0)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -10,10 +11,11 @@ from vramtop import trace
 from vramtop.errors import TraceError
 from vramtop.model import GPUDevice, GPUProcess, MemorySnapshot, ProcessKind
 
-ALL_TRACES = sorted((Path(__file__).parent / "fixtures" / "traces").glob("*.jsonl"))
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+ALL_TRACES = sorted([*FIXTURES.glob("*.jsonl"), *FIXTURES.glob("*.jsonl.gz")])
 
 
-@pytest.mark.parametrize("path", ALL_TRACES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ALL_TRACES, ids=lambda p: p.name)
 def test_reads_every_fixture(path: Path) -> None:
     tr = trace.read(path)
     assert tr.header.devices and tr.header.devices[0].name.startswith("NVIDIA")
@@ -132,3 +134,56 @@ def test_write_then_read_round_trip(tmp_path: Path) -> None:
     assert got.power_watts == pytest.approx(123.456, abs=0.001)
     assert got.processes[0].used_bytes is None and got.processes[0].mps
     assert got.processes[0].cmdline == ("p", "x")
+
+
+def _gzip_flushed(path: Path, lines: list[str]) -> bytes:
+    """Write `lines` as the recorder does (a sync flush after each), return the bytes."""
+    with trace.create_text(path) as fh:
+        for line in lines:
+            fh.write(line + "\n")
+            fh.flush()
+    return path.read_bytes()
+
+
+def test_compressed_recording_reads_as_the_plain_one(tmp_path: Path) -> None:
+    lines = [HEADER, SAMPLE, SAMPLE.replace('"t": 0.0', '"t": 1.0'), '{"t": 1.5, "event": "oom"}']
+    plain = trace.read(_write(tmp_path, lines))
+    data = _gzip_flushed(tmp_path / "r.jsonl.gz", lines)
+    assert data[:2] == trace.GZIP_MAGIC
+    # Told by its first bytes, not its name: a compressed file called .jsonl reads too.
+    misnamed = tmp_path / "misnamed.jsonl"
+    misnamed.write_bytes(data)
+    for path in (tmp_path / "r.jsonl.gz", misnamed):
+        tr = trace.read(path)
+        assert tr.samples == plain.samples and tr.events == plain.events
+        assert tr.header == plain.header and tr.cut_line is None
+
+
+def test_compressed_recording_cut_off_keeps_its_whole_lines(tmp_path: Path) -> None:
+    samples = [SAMPLE.replace('"t": 0.0', f'"t": {i}.0') for i in range(20)]
+    data = _gzip_flushed(tmp_path / "whole.jsonl.gz", [HEADER, *samples])
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[:-8])  # the recorder killed: no end-of-stream marker
+    tr = trace.read(cut)
+    assert len(tr.samples) == 20 and tr.cut_line == 22
+    assert tr.cut_notice is not None and "cut off mid-write" in tr.cut_notice
+    # Cut inside the last line's compressed bytes: the lines before it stay.
+    one_less = len(_gzip_flushed(tmp_path / "less.jsonl.gz", [HEADER, *samples[:-1]])) - 8
+    cut.write_bytes(data[: one_less + 3])
+    tr = trace.read(cut)
+    assert len(tr.samples) == 19 and tr.cut_line == 21
+
+
+def test_corrupt_compressed_recording_is_a_one_line_error(tmp_path: Path) -> None:
+    samples = [SAMPLE.replace('"t": 0.0', f'"t": {i}.0') for i in range(200)]
+    data = bytearray(gzip.compress("".join(x + "\n" for x in [HEADER, *samples]).encode()))
+    data[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
+    p = tmp_path / "bad.jsonl.gz"
+    p.write_bytes(bytes(data))
+    with pytest.raises(TraceError) as err:
+        trace.read(p)
+    assert str(err.value).startswith(f"{p}: ") and "\n" not in str(err.value)
+    # Only the first bytes of a header: no recording at all.
+    p.write_bytes(gzip.compress(HEADER.encode())[:12])
+    with pytest.raises(TraceError, match=r"cut off|empty"):
+        trace.read(p)

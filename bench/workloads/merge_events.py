@@ -1,11 +1,12 @@
 """Put workload events (JSON lines with wall-clock `unix` times) into a recording.
 
-    python merge_events.py TRACE.jsonl EVENTS.jsonl [EVENTS2.jsonl ...]
+    python merge_events.py TRACE.jsonl[.gz] EVENTS.jsonl [EVENTS2.jsonl ...]
 
 Each event becomes `{"t": unix - start_unix, "event": ..., "pid": ..., ...}` (the
 vramtop-trace v1 event line) and the file is rewritten with samples and events in
-time order, header first. Lines of the events files that are not JSON objects with
-`unix` and `event` (a workload's stray output) are skipped.
+time order, header first (compressed where its name ends in .gz). Lines of the
+events files that are not JSON objects with `unix` and `event` (a workload's stray
+output) are skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from vramtop.trace import create_text, open_text
 
 
 def read_events(path: Path, start_unix: float) -> list[dict[str, Any]]:
@@ -34,7 +37,13 @@ def read_events(path: Path, start_unix: float) -> list[dict[str, Any]]:
 
 
 def merge(trace_path: Path, event_paths: list[Path]) -> int:
-    lines = trace_path.read_text().splitlines()
+    lines: list[str] = []
+    with open_text(trace_path) as fh:
+        try:
+            for line in fh:
+                lines.append(line.rstrip("\n"))
+        except EOFError:
+            pass  # a compressed recording whose recorder was killed: its whole lines
     header = json.loads(lines[0])
     start = float(header["start_unix"])
     items: list[tuple[float, int, str]] = []
@@ -52,8 +61,9 @@ def merge(trace_path: Path, event_paths: list[Path]) -> int:
             n += 1
             count += 1
     items.sort()
-    tmp = trace_path.with_suffix(trace_path.suffix + ".tmp")
-    tmp.write_text("\n".join([lines[0], *(raw for _, _, raw in items)]) + "\n")
+    tmp = trace_path.with_name(f".merging-{trace_path.name}")  # keeps a .gz name's end
+    with create_text(tmp) as out:
+        out.write("\n".join([lines[0], *(raw for _, _, raw in items)]) + "\n")
     os.replace(tmp, trace_path)
     return count
 

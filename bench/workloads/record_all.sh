@@ -6,10 +6,11 @@
 # For each scenario: `vramtop record` runs in the background at 10 Hz, the workload
 # processes run (their stdout is their events, with wall-clock times), the recorder
 # is stopped, and bench/workloads/merge_events.py puts the events into the trace
-# (t = unix - start_unix). OUT_DIR defaults to tests/fixtures/traces/new; copy the
-# ones you keep into tests/fixtures/traces/ and add them to its README table.
-# Tests and bench/oom_accuracy.py pick up every tests/fixtures/traces/*.jsonl by
-# its meta.expected.
+# (t = unix - start_unix). Recordings are written compressed (NAME.jsonl.gz).
+# OUT_DIR defaults to tests/fixtures/traces/new; copy the ones you keep into
+# tests/fixtures/traces/ and add them to its README table. Tests and
+# bench/oom_accuracy.py pick up every tests/fixtures/traces/*.jsonl[.gz] by its
+# meta.expected.
 #
 # Needs: vramtop on PATH (pip install -e .), PyTorch with CUDA, an idle GPU 0.
 set -euo pipefail
@@ -30,7 +31,7 @@ BG_PIDS=()
 # run_scenario NAME EXPECTED DESCRIPTION -- then the body as a function name
 record_scenario() {
   local name="$1" expected="$2" body="$3"
-  local trace="$OUT/$name.jsonl" events="$WORK/$name.events"
+  local trace="$OUT/$name.jsonl.gz" events="$WORK/$name.events"
   : >"$events"
   echo "== $name ($expected)" >&2
   vramtop record "$trace" --interval 0.1 --scenario "$name" --expected "$expected" --force &

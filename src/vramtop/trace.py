@@ -3,12 +3,18 @@
 Line 1 is a header; later lines are samples (with `devices`) or events (with
 `event`). Readers ignore unknown keys and event names, tolerate a last line cut
 off mid-write, and reject a file whose header is not vramtop-trace v1.
+
+A recording may be gzip-compressed (a tenth of the size or less): readers know
+one by its first bytes, whatever its name, and writers compress a file whose
+name ends in `.gz`.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +26,7 @@ from vramtop.security import sanitize
 
 FORMAT = "vramtop-trace"
 VERSION = 1
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +216,47 @@ def _parse_line(obj: Any, header: TraceHeader) -> MemorySnapshot | TraceEvent | 
     return None
 
 
+class _CutShort(TraceError):
+    """A compressed recording that ends before its end-of-stream marker."""
+
+
+def open_text(path: Path) -> IO[str]:
+    """A recording opened as text: gzip-compressed or plain, told by its first bytes."""
+    try:
+        with path.open("rb") as raw:
+            compressed = raw.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        if compressed:
+            return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+        return path.open("r", encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise TraceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TraceError(f"{path}: is a directory, not a recording") from None
+    except OSError as e:
+        raise TraceError(f"{path}: cannot open ({e.strerror})") from None
+
+
+def create_text(path: Path) -> IO[str]:
+    """A new recording opened for writing: gzip-compressed when its name ends in .gz."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "wt", encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
+def _raw_lines(fh: IO[str], path: Path) -> Iterator[str]:
+    """The lines of an open recording; a compressed one's damage as `TraceError`.
+    (A loop, not `yield from`, which would close `fh` with an abandoned generator.)"""
+    try:
+        for line in fh:  # noqa: UP028
+            yield line
+    except EOFError:
+        raise _CutShort(f"{path}: compressed recording cut off") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise TraceError(f"{path}: corrupt compressed data ({e})") from None
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def read_stream(
     path: str | Path, on_cut: Callable[[int], None] | None = None
 ) -> tuple[TraceHeader, Iterator[MemorySnapshot | TraceEvent]]:
@@ -217,15 +265,12 @@ def read_stream(
     A bad last line is a recording cut off mid-write: it is left out, and `on_cut`
     is told its line number. A bad line anywhere else raises `TraceError`."""
     p = Path(path)
+    fh = open_text(p)
     try:
-        fh: IO[str] = p.open("r", encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise TraceError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise TraceError(f"{p}: is a directory, not a recording") from None
-    except OSError as e:
-        raise TraceError(f"{p}: cannot open ({e.strerror})") from None
-    first = fh.readline()
+        first = next(_raw_lines(fh, p), "")
+    except TraceError:
+        fh.close()
+        raise
     if not first.strip():
         fh.close()
         raise TraceError(f"{p}: empty file, not a vramtop recording")
@@ -244,21 +289,27 @@ def read_stream(
         with fh:
             lineno = 1
             pending: tuple[int, str] | None = None
-            for raw in fh:
-                lineno += 1
-                if pending is not None:
-                    # The bad line was not the last one: the file is corrupt.
-                    raise TraceError(f"{p}: line {pending[0]}: {pending[1]}")
-                if not raw.strip():
-                    continue
-                try:
-                    item = _parse_line(json.loads(raw), header)
-                except (json.JSONDecodeError, ValueError, TypeError) as e:
-                    reason = "not valid JSON" if isinstance(e, json.JSONDecodeError) else str(e)
-                    pending = (lineno, reason)
-                    continue
-                if item is not None:
-                    yield item
+            try:
+                for raw in _raw_lines(fh, p):
+                    lineno += 1
+                    if pending is not None:
+                        # The bad line was not the last one: the file is corrupt.
+                        raise TraceError(f"{p}: line {pending[0]}: {pending[1]}")
+                    if not raw.strip():
+                        continue
+                    try:
+                        item = _parse_line(json.loads(raw), header)
+                    except (json.JSONDecodeError, ValueError, TypeError) as e:
+                        reason = "not valid JSON" if isinstance(e, json.JSONDecodeError) else str(e)
+                        pending = (lineno, reason)
+                        continue
+                    if item is not None:
+                        yield item
+            except _CutShort:
+                # A compressed recording that ends mid-stream (its recorder was killed):
+                # every whole line came through, the one being written did not.
+                if pending is None:
+                    pending = (lineno + 1, "compressed data cut off")
             if pending is not None and on_cut is not None:
                 on_cut(pending[0])
 

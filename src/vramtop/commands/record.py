@@ -28,7 +28,7 @@ def register(
         help="record GPU memory samples to a file",
         description="Record NVML samples to a vramtop-trace v1 file until Ctrl-C or --duration.",
     )
-    p.add_argument("file", metavar="FILE", help="output file (.jsonl)")
+    p.add_argument("file", metavar="FILE", help="output file (.jsonl; .jsonl.gz compresses it)")
     p.add_argument(
         "--interval",
         type=float,
@@ -57,7 +57,7 @@ def record(
         first = backend.sample()
         start_unix = first.unix_time
         start_mono = time.monotonic()
-        with path.open("w", encoding="utf-8") as fh:
+        with trace.create_text(path) as fh:
             writer = trace.TraceWriter(fh)
             writer.write(
                 trace.header_dict(
