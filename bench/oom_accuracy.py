@@ -407,7 +407,7 @@ def _f(x: float | None, fmt: str = "{:.2f}") -> str:
 def table(label: str, scores: Sequence[GpuScore]) -> str:
     lines = [
         f"{label}",
-        f"{'recording':34} {'gpu':>3} {'exp':>6} {'lead/possible s':>16} {'ratio':>6} "
+        f"{'recording':38} {'gpu':>3} {'exp':>6} {'lead/possible s':>16} {'ratio':>6} "
         f"{'ceil':>5} {'cover':>6} {'width':>6} {'alerts':>6} {'false':>6}",
     ]
     for s in scores:
@@ -416,7 +416,7 @@ def table(label: str, scores: Sequence[GpuScore]) -> str:
         if s.expected == "oom" and s.coverage == 0 and s.coverage_raw:
             cov = f"0({s.coverage_raw:.2f})"
         lines.append(
-            f"{s.recording[:34]:34} {s.gpu:>3} {s.expected:>6} {lp:>16} "
+            f"{s.recording[:38]:38} {s.gpu:>3} {s.expected:>6} {lp:>16} "
             f"{_f(s.lead_ratio) if s.expected == 'oom' else '':>6} "
             f"{_f(s.ceiling_ratio) if s.expected == 'oom' else '':>5} {cov:>6} "
             f"{_f(s.median_width) if s.expected == 'oom' else '':>6} {s.alert_samples:>6} "
