@@ -191,11 +191,15 @@ def test_variable_batches_fit(fake_gpu: FakeTorch, monkeypatch: pytest.MonkeyPat
     assert fake_gpu.peak <= fake_gpu.capacity
 
 
-def test_merge_events_puts_events_in_time_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["rec.jsonl", "rec.jsonl.gz"])
+def test_merge_events_puts_events_in_time_order(tmp_path: Path, name: str) -> None:
+    """A plain recording stopped mid-line, or a compressed one whose recorder was
+    killed (no end-of-stream marker): the whole samples stay, events join in order,
+    and a compressed recording is written back compressed."""
     start = 1_800_000_000.0
-    path = tmp_path / "rec.jsonl"
+    path = tmp_path / name
     dev = GPUDevice(0, "GPU-m", "m", 80 * GB, 0, 80 * GB)
-    with path.open("w") as fh:
+    with trace_mod.create_text(path) as fh:
         w = trace_mod.TraceWriter(fh)
         w.write(trace_mod.header_dict(start, 0.1, [dev], meta={"expected": "oom"}))
         for i in range(50):
@@ -203,6 +207,9 @@ def test_merge_events_puts_events_in_time_order(tmp_path: Path) -> None:
                 trace_mod.sample_dict(MemorySnapshot(i * 0.1, start + i * 0.1, (dev,)), i * 0.1)
             )
         fh.write('{"t": 5.0, "devi')  # the recorder stopped mid-line
+        fh.flush()
+    if name.endswith(".gz"):
+        path.write_bytes(path.read_bytes()[:-8])  # killed: the trailer never written
     events = tmp_path / "ev.jsonl"
     events.write_text(
         json.dumps({"unix": start + 1.23, "event": "start", "pid": 7, "mode": "leak"})
@@ -213,8 +220,11 @@ def test_merge_events_puts_events_in_time_order(tmp_path: Path) -> None:
     )
     merge = _load("merge_events")
     assert merge.main([str(path), str(events)]) == 0
+    assert (path.read_bytes()[:2] == trace_mod.GZIP_MAGIC) == name.endswith(".gz")
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted([name, "ev.jsonl"])
     tr = trace_mod.read(path)
     assert [(e.event, e.t, e.pid) for e in tr.events] == [("start", 1.23, 7), ("oom", 4.5, 7)]
     assert tr.events[1].data == {"free": 12}
-    ts = [json.loads(x).get("t") for x in path.read_text().splitlines()[1:]]
+    with trace_mod.open_text(path) as merged:
+        ts = [json.loads(x).get("t") for x in merged.read().splitlines()[1:]]
     assert ts == sorted(ts) and len(tr.samples) == 50
