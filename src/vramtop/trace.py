@@ -4,7 +4,7 @@ Line 1 is a header; later lines are samples (with `devices`) or events (with
 `event`). Readers ignore unknown keys and event names, tolerate a last line cut
 off mid-write, and reject a file whose header is not vramtop-trace v1.
 
-A recording may be gzip-compressed (a tenth of the size or less): readers know
+A recording may be gzip-compressed (about a thirtieth of the size): readers know
 one by its first bytes, whatever its name, and writers compress a file whose
 name ends in `.gz`.
 """
