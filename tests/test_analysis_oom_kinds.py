@@ -975,6 +975,37 @@ def test_growth_slowing_third_by_third_is_deceleration_even_after_a_flat_half() 
     assert p.evidence.deceleration < 1.0
 
 
+def _beat(t: float) -> dict[int, float]:
+    """A 60 MB/s leak whose steps each hold a 1 GB burst for 0.6 s every 1.2 s, beside
+    an 80.1 GB ballast: sampled every 1.25 s, the samples meet the bursts in a 30 s
+    beat, twelve tops in a row climbing at the leak's rate, then twelve troughs 1 GB
+    lower climbing at the same rate (open/small_bursts_slow_leak at 0.8 Hz)."""
+    procs = {1: 80.1 * GB}
+    if t >= 5:
+        burst = 1 * GB if t % 1.2 < 0.6 else 0.0
+        procs[2] = 0.7 * GB + 60 * MB * (t - 5) + burst
+    return procs
+
+
+def test_a_leak_whose_bursts_beat_with_the_samples_keeps_its_alert_through_the_troughs() -> None:
+    """The first trough of the beat fell below every sample since the onset, and the
+    troughs climb under the peak the tops left: the growth goes on at its step, and a
+    fall says nothing until the sample after it. The alert made on the tops stands
+    through the next trough phase's first 10 s, and through the one in which the GPU
+    fills (a burst's top does not fit at t=58.3 s); before, each cleared at its first
+    trough."""
+    fill_t = 5 + (TOTAL - 80.1 * GB - 1.7 * GB) / (60 * MB)
+    by_t = _by_time(_series(fill_t, 1.25, _beat))
+    assert _alert_run(by_t, 10.0, 23.75)
+    assert _alert_run(by_t, 45.0, 53.75)
+    # It does not hold when the troughs stop climbing: the leak ends with a trough.
+    def stops(t: float) -> dict[int, float]:
+        return {**_beat(min(t, 15.0)), **({2: 1.3 * GB} if t > 15 else {})}
+
+    stopped = _by_time(_series(45.0, 1.25, stops))
+    assert not any(x is not None and x.alert for t, x in stopped.items() if t >= 21.25)
+
+
 # --- a change of rate without a new process -----------------------------------------------
 
 

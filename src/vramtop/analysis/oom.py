@@ -576,6 +576,9 @@ class _Episode:
     quick: bool = False  # ... and its first rise was already a trend (`_predict`)
     trended: bool = False  # its rises made a trend on an earlier sample (`_predict`)
     hold_s: float = 0.0  # a pause is no stop while it and the next sample span this (`_predict`)
+    climb_t: float = -math.inf  # memory last climbed on below the peak after a fall (`_climbs_on`)
+    fell_t: float = -math.inf  # ... and last fell below it
+    consistency: float = 1.0  # the newest consistency judged (`_predict`)
 
     def add_rise(self, t: float, size: float, level: float, dt: float) -> None:
         if self.rises:
@@ -661,6 +664,13 @@ class _Episode:
         if self.swung:
             return False
         return sum(size * STEP_AGAIN_RATIO >= rise for _, size in self.rises) >= 2
+
+    def step_rate(self) -> float:
+        """The growth's typical rise over its typical gap (bytes a second)."""
+        if not self.gaps:
+            return 0.0
+        sizes = [size for _, size in self.rises[-CV_ARRIVALS:]]
+        return _median(sizes) / max(_median(self.gaps[-CV_ARRIVALS:]), 1e-9)
 
     def median_rise(self) -> float:
         sizes = sorted(s for _, s in self.rises)
@@ -1281,6 +1291,34 @@ def _decaying_rises(ep: _Episode, dt: float, headroom: float) -> float:
         return 1.0
     still_to_come = rises[-1][1] * q / (1 - q)
     return min(1.0, still_to_come / max(headroom, 1.0)) ** 2
+
+
+def _climbs_on(
+    ep: _Episode, t: float, pt: float, plevel: float, level: float, peak: float, dt: float
+) -> None:
+    """Note in `ep` a sample where memory, fallen below the envelope's peak since the
+    growth's last rise, fell (`fell_t`) or climbed on by about the growth's own step
+    for the time between the samples (`climb_t`, within `CYCLE_RATE_RATIO`). Bursts a
+    little slower or faster than the refresh meet the samples in a long beat: for
+    many samples each shows a burst's top, then for as many a trough, one burst lower,
+    climbing at the same rate; the growth goes on under the peak the tops left. Only
+    for growth that rose at every sample lately (`STALL_RHYTHM_MIN_GAPS` gaps of one
+    sample), as the tops do: new highs of random batches come now and then."""
+    lately = ep.gaps[-STALL_RHYTHM_MIN_GAPS:]
+    if (
+        not ep.trended
+        or len(lately) < STALL_RHYTHM_MIN_GAPS
+        or not all(_one_sample(g, dt) for g in lately)
+        or level >= peak - NOISE_BYTES
+    ):
+        return
+    if level < plevel - NOISE_BYTES:
+        ep.fell_t = t
+        return
+    step = level - plevel
+    expected = ep.step_rate() * (t - pt)
+    if step > NOISE_BYTES and expected / CYCLE_RATE_RATIO <= step <= CYCLE_RATE_RATIO * expected:
+        ep.climb_t = t
 
 
 class OOMPredictor:
@@ -1912,7 +1950,9 @@ class OOMPredictor:
             return False
         if ep is None:
             return False
-        pause = t - ep.rises[-1][0]
+        level = self._prev[4] if self._prev is not None else plevel  # (set by `_step`)
+        _climbs_on(ep, t, pt, plevel, level, peak, dt)
+        pause = t - max(ep.rises[-1][0], ep.climb_t)
         longest = max(ep.gaps) if ep.gaps else dt
         reserve = ep.reserve(dt)
         if reserve is not None:
@@ -2100,6 +2140,14 @@ class OOMPredictor:
             if n == 1
             else self._consistency(ep, t, rr.since, dt, peak, process_phases, cycles)
         )
+        before = ep.points[-2].t if len(ep.points) > 1 else -math.inf
+        if ep.climb_t >= t:
+            consistency = 1.0  # memory climbs on at the growth's step below its peak
+        elif ep.fell_t >= t or (ep.fell_t >= before and ep.rises[-1][0] >= t):
+            # A fall says nothing until the next sample; a rise then back to the
+            # growth's peak says it was a trough seen once.
+            consistency = max(consistency, ep.consistency)
+        ep.consistency = consistency
         if ep.spread0 > peak - ep.level0:
             # Memory swings more than it has grown: the swings must climb (most bursts
             # new highs), or new highs are just the bigger of random batches.
@@ -2236,13 +2284,16 @@ class OOMPredictor:
         `ep.hold_s` (`_predict`: `STALL_HOLD_S`, or the predicted time to failure where
         shorter) says nothing yet. A burst that came since the last rise without
         climbing, or a trough since then that stopped climbing with the troughs before,
-        says it stopped at once (`_burst_without_climb`).
+        says it stopped at once (`_burst_without_climb`). Memory that fell below the
+        peak and climbs on at the growth's step (`_climbs_on`: bursts meeting the
+        samples in a long beat, troughs seen for many samples in a row) is the growth
+        going on, and a sample that fell waits for the one after it to say which.
         """
         longest = max(ep.gaps) if ep.gaps else dt
         if reserve is not None:
             longest = max(longest, reserve.region_s)
         last = ep.rises[-1][0]
-        pause = t - last
+        pause = t - max(last, ep.climb_t)
         stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
         if _burst_without_climb(parsed, last):
             return min(stall, 1 / (len(ep.gaps) + 1))
@@ -2266,7 +2317,7 @@ class OOMPredictor:
         # then meets a sample that holds none.
         granular = bool(steps) and min(steps) < STALL_GRANULAR_SHARE * _median(steps)
         uneven = dt <= STALL_UNEVEN_MAX_DT and (cv2 > STALL_UNEVEN_CV2 or granular)
-        ahead = 0.0 if uneven else dt
+        ahead = 0.0 if uneven or ep.fell_t >= t else dt
         if pause > 0 and pause + ahead > longest + 1e-9:
             stall = min(stall, 1 / (len(ep.gaps) + 1))
         return stall
