@@ -131,6 +131,10 @@ two questions:
      (two samples at 1 Hz) is a rest, not a stop, unless at the growth's rate the GPU
      would have been full by then (a load): stop-go leaks rest, and the first rest of
      one whose rises came a sample apart cost its warning the lead (`_stall`).
+     Memory that fell below the peak and climbs on by the growth's own step, where
+     the growth rose at every sample lately, is the growth going on (bursts meeting
+     the samples in a long beat: many tops in a row, then as many troughs), and a
+     sample that fell waits for the next to say which (`_climbs_on`).
      The prediction stops after 1.5x the longest gap (irregular steps 1.95x), plus
      one sample; on a quiet series growth resuming within a few typical gaps
      continues the same episode (irregular steps pause now and then), on a swinging
@@ -1548,7 +1552,7 @@ class OOMPredictor:
         if prev is None:
             return None
         pt, ppeak, phead, pfloor, plevel = prev
-        if not self._track(t, (pt, ppeak, phead, pfloor, plevel), peak, appeared, total, dt):
+        if not self._track(t, (pt, ppeak, phead, pfloor, plevel), peak, level, appeared, total, dt):
             return None
         ep = self._episode
         assert ep is not None
@@ -1853,6 +1857,7 @@ class OOMPredictor:
         t: float,
         prev: tuple[float, float, float, float, float],
         peak: float,
+        level: float,
         appeared: float,
         total: float,
         dt: float,
@@ -1950,7 +1955,6 @@ class OOMPredictor:
             return False
         if ep is None:
             return False
-        level = self._prev[4] if self._prev is not None else plevel  # (set by `_step`)
         _climbs_on(ep, t, pt, plevel, level, peak, dt)
         pause = t - max(ep.rises[-1][0], ep.climb_t)
         longest = max(ep.gaps) if ep.gaps else dt
