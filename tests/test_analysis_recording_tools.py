@@ -228,3 +228,26 @@ def test_merge_events_puts_events_in_time_order(tmp_path: Path, name: str) -> No
     with trace_mod.open_text(path) as merged:
         ts = [json.loads(x).get("t") for x in merged.read().splitlines()[1:]]
     assert ts == sorted(ts) and len(tr.samples) == 50
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "empty file"),
+        (b"\x1f\x8b\x08\x00garbage that is not deflate data" * 4, "corrupt compressed data"),
+        (b"not json\n", "no header on line 1"),
+    ],
+)
+def test_merge_events_refuses_a_damaged_recording_in_one_line_and_leaves_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    path = tmp_path / "rec.jsonl.gz"
+    path.write_bytes(content)
+    events = tmp_path / "ev.jsonl"
+    events.write_text(json.dumps({"unix": 1.0, "event": "start", "pid": 7}) + "\n")
+    merge = _load("merge_events")
+    assert merge.main([str(path), str(events)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert path.read_bytes() == content
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["ev.jsonl", "rec.jsonl.gz"]

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vramtop.trace import create_text, open_text
+from vramtop.trace import CutShort, TraceError, create_text, open_text, raw_lines
 
 
 def read_events(path: Path, start_unix: float) -> list[dict[str, Any]]:
@@ -40,18 +40,24 @@ def merge(trace_path: Path, event_paths: list[Path]) -> int:
     lines: list[str] = []
     with open_text(trace_path) as fh:
         try:
-            for line in fh:
+            for line in raw_lines(fh, trace_path):
                 lines.append(line.rstrip("\n"))
-        except EOFError:
+        except CutShort:
             pass  # a compressed recording whose recorder was killed: its whole lines
-    header = json.loads(lines[0])
-    start = float(header["start_unix"])
+    if not lines:
+        raise TraceError(f"{trace_path}: empty file, not a vramtop recording")
+    try:
+        start = float(json.loads(lines[0])["start_unix"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise TraceError(f"{trace_path}: not a vramtop recording (no header on line 1)") from None
     items: list[tuple[float, int, str]] = []
     for i, raw in enumerate(lines[1:]):
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError:
             continue  # a line cut off when the recorder was stopped
+        if not isinstance(obj, dict):
+            continue
         items.append((float(obj.get("t", 0.0)), i, raw))
     n = len(items)
     count = 0
@@ -72,7 +78,11 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    count = merge(Path(argv[0]), [Path(p) for p in argv[1:]])
+    try:
+        count = merge(Path(argv[0]), [Path(p) for p in argv[1:]])
+    except (TraceError, OSError) as e:
+        print(f"merge_events: {e}", file=sys.stderr)
+        return 2
     print(f"merge_events: {count} events in {argv[0]}", file=sys.stderr)
     return 0
 

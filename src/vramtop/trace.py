@@ -216,8 +216,9 @@ def _parse_line(obj: Any, header: TraceHeader) -> MemorySnapshot | TraceEvent | 
     return None
 
 
-class _CutShort(TraceError):
-    """A compressed recording that ends before its end-of-stream marker."""
+class CutShort(TraceError):
+    """A compressed recording that ends before its end-of-stream marker (its
+    recorder was killed): every whole line before it was read."""
 
 
 def open_text(path: Path) -> IO[str]:
@@ -243,14 +244,15 @@ def create_text(path: Path) -> IO[str]:
     return path.open("w", encoding="utf-8")
 
 
-def _raw_lines(fh: IO[str], path: Path) -> Iterator[str]:
-    """The lines of an open recording; a compressed one's damage as `TraceError`.
+def raw_lines(fh: IO[str], path: Path) -> Iterator[str]:
+    """The lines of an open recording; a compressed one cut off raises `CutShort`
+    after its whole lines, and other damage raises `TraceError`.
     (A loop, not `yield from`, which would close `fh` with an abandoned generator.)"""
     try:
         for line in fh:  # noqa: UP028
             yield line
     except EOFError:
-        raise _CutShort(f"{path}: compressed recording cut off") from None
+        raise CutShort(f"{path}: compressed recording cut off") from None
     except (gzip.BadGzipFile, zlib.error) as e:
         raise TraceError(f"{path}: corrupt compressed data ({e})") from None
     except OSError as e:
@@ -267,7 +269,7 @@ def read_stream(
     p = Path(path)
     fh = open_text(p)
     try:
-        first = next(_raw_lines(fh, p), "")
+        first = next(raw_lines(fh, p), "")
     except TraceError:
         fh.close()
         raise
@@ -290,7 +292,7 @@ def read_stream(
             lineno = 1
             pending: tuple[int, str] | None = None
             try:
-                for raw in _raw_lines(fh, p):
+                for raw in raw_lines(fh, p):
                     lineno += 1
                     if pending is not None:
                         # The bad line was not the last one: the file is corrupt.
@@ -305,7 +307,7 @@ def read_stream(
                         continue
                     if item is not None:
                         yield item
-            except _CutShort:
+            except CutShort:
                 # A compressed recording that ends mid-stream (its recorder was killed):
                 # every whole line came through, the one being written did not.
                 if pending is None:
