@@ -4,11 +4,11 @@ Recordings are picked up from tests/fixtures/traces/*.jsonl[.gz] by `meta.expect
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
-Measured at 1 Hz on the 54 real OOM recordings and 42 no-OOM ones (H100, three on an
-H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
-the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.917),
-coverage 0.851 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.908 and 0.844, at 0.5 Hz 0.856 and 0.747. Every recording
+Measured at 1 Hz on the 56 real OOM recordings and 43 no-OOM ones (H100, three on an
+H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.895 (under
+the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.918),
+coverage 0.853 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
+2 Hz 0.906 and 0.844, at 0.5 Hz 0.856 and 0.754. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -63,10 +63,11 @@ LEAD_MIN_S = 45.0
 LEAD_MIN_SHARE = 0.75
 # The target is 0.90. Measured 0.896 since session 13's set 12 joined, 0.897 since session
 # 15's bursts of one size, 0.896 since session 16's set 14 joined, 0.897 since session
-# 17's sets 17 and 18 and session 18's set 19: the target is missed (0.901 with set 11,
-# 0.905 before it, 0.898 before session 10's); the ceiling is 0.917
+# 17's sets 17 and 18 and session 18's set 19, 0.895 since session 19's set 20
+# (stop_go_long 0.79): the target is missed (0.901 with set 11,
+# 0.905 before it, 0.898 before session 10's); the ceiling is 0.918
 # (bench/oom_accuracy.py). This pin guards what is measured, with a little margin.
-# Below the target: stop_go_other 0.72 and
+# Below the target: stop_go_other 0.72, stop_go_long 0.79 and
 # stop_go_beside_swinger 0.81 (a stop-go leak's first rest clears its alert, as a
 # plateau's must), step_leak 0.77 (irregular steps), burst_slow_leak 0.83 (a burst every 3
 # s shows the leak once a period), train_leak_uneven 0.82 and two_leakers_unequal 0.82,
@@ -154,8 +155,8 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
-    """At 1 Hz, the default refresh: lead (measured 0.897, under the target 0.90),
-    coverage (0.851, the target 0.80) and no false alarm (0 of 42)."""
+    """At 1 Hz, the default refresh: lead (measured 0.895, under the target 0.90),
+    coverage (0.853, the target 0.80) and no false alarm (0 of 43)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -904,6 +905,18 @@ def test_bursts_climbing_together_are_a_consistent_floor_from_their_onset() -> N
     alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(19, 60)) <= alerting
     assert 18 not in alerting
+
+
+def test_a_swinger_topping_its_highest_batch_beside_a_leak_still_swings() -> None:
+    """open/leak_beside_returned.jsonl.gz (a 170 MB/s leak beside random batches of 1-6
+    GB returned every 0.7 s): at t=34 a batch tops the highest by 0.14 GB, within the
+    slack of taking back the same memory, so all the process gave is taken again. Its
+    next fall is still a swing held for it, not the growth's own fall: the alert made at
+    t=23 stands to the OOM at t=84.3 (it cleared at 36-39 and 51-54 s)."""
+    tr = trace_mod.read(TRACES / "open" / "leak_beside_returned.jsonl.gz")
+    alerting = {round(t) for t in _alert_times(tr)}
+    assert set(range(23, 85)) <= alerting
+    assert 22 not in alerting
 
 
 def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:

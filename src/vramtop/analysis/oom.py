@@ -1619,7 +1619,9 @@ class OOMPredictor:
           stays where it was. Until the process takes it again it is room; taken
           again, it is set aside once more, and the process swings (`swung`, with
           the longest it stayed down): from then on what it gives back is no room
-          for the growth (`held_for_swings`).
+          for the growth (`held_for_swings`). Such a swinger that takes all it gave
+          and a little more (a batch topping its highest within `_retaken`'s slack)
+          still swings while another process grows: its next fall is held too.
 
         `moves`: this sample's moves of the processes that were here before.
         """
@@ -1672,7 +1674,9 @@ class OOMPredictor:
             if m > NOISE_BYTES and load:
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + m
             elif m < -NOISE_BYTES and (
-                ident in back or not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
+                ident in back
+                or (ident in ep.swung and ident not in ep.moved and bool(ep.moved))
+                or not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
             ):
                 if ep.held.get(ident, 0.0) <= 0.0:
                     if ident not in ep.given_t and ident not in ep.aside:
