@@ -5,10 +5,10 @@ GPU recordings are pinned the moment they are added. Scoring is bench/oom_accura
 (the measure of ../shared/traces/README.md).
 
 Measured at 1 Hz on the 56 real OOM recordings and 43 no-OOM ones (H100, three on an
-H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.895 (under
+H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
 the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.918),
-coverage 0.853 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.906 and 0.844, at 0.5 Hz 0.856 and 0.754. Every recording
+coverage 0.852 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
+2 Hz 0.908 and 0.843, at 0.5 Hz 0.856 and 0.754. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -63,11 +63,11 @@ LEAD_MIN_S = 45.0
 LEAD_MIN_SHARE = 0.75
 # The target is 0.90. Measured 0.896 since session 13's set 12 joined, 0.897 since session
 # 15's bursts of one size, 0.896 since session 16's set 14 joined, 0.897 since session
-# 17's sets 17 and 18 and session 18's set 19, 0.895 since session 19's set 20
-# (stop_go_long 0.79): the target is missed (0.901 with set 11,
+# 17's sets 17 and 18 and session 18's set 19, 0.895 when session 19's set 20 joined
+# (stop_go_long 0.79), 0.897 after its 4 s hold (stop_go_long 0.92): the target is missed (0.901 with set 11,
 # 0.905 before it, 0.898 before session 10's); the ceiling is 0.918
 # (bench/oom_accuracy.py). This pin guards what is measured, with a little margin.
-# Below the target: stop_go_other 0.72, stop_go_long 0.79 and
+# Below the target: stop_go_other 0.72 and
 # stop_go_beside_swinger 0.81 (a stop-go leak's first rest clears its alert, as a
 # plateau's must), step_leak 0.77 (irregular steps), burst_slow_leak 0.83 (a burst every 3
 # s shows the leak once a period), train_leak_uneven 0.82 and two_leakers_unequal 0.82,
@@ -155,8 +155,8 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
-    """At 1 Hz, the default refresh: lead (measured 0.895, under the target 0.90),
-    coverage (0.853, the target 0.80) and no false alarm (0 of 43)."""
+    """At 1 Hz, the default refresh: lead (measured 0.897, under the target 0.90),
+    coverage (0.852, the target 0.80) and no false alarm (0 of 43)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -917,6 +917,16 @@ def test_a_swinger_topping_its_highest_batch_beside_a_leak_still_swings() -> Non
     alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(23, 85)) <= alerting
     assert 22 not in alerting
+
+
+def test_a_young_leaks_first_rest_of_4_s_keeps_its_alert() -> None:
+    """stop_go_long.jsonl.gz (180 MB/s for 6 s, then 4 s still): the first run's rises
+    from t=13 to 18 make the alert, and the first rest shows three flat samples (19-21)
+    before the next run: a pause that with the sample to come spans 4 s is no sign of a
+    stop yet (`STALL_HOLD_S`; at 3 s the alert dropped at t=21 and the lead counted
+    from t=22, 0.79 of what was possible, not 0.92)."""
+    alerting = {round(t) for t in _alert_times(_recording("stop_go_long.jsonl.gz"))}
+    assert set(range(13, 74)) <= alerting
 
 
 def test_the_ceiling_counts_from_the_first_rise_of_what_grew() -> None:

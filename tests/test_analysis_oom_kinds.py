@@ -183,7 +183,7 @@ def test_growth_resuming_after_a_long_pause_continues_the_warning_at_once() -> N
 
     samples = _series(45, 1.0, lambda t: {1: 76 * GB, 2: 0.7 * GB + grown(t)})
     by_t = _by_time(samples)
-    assert by_t[15.0] is None  # the pause: no warning
+    assert by_t[16.0] is None  # the pause, 4 s of it: no warning
     assert by_t[21.0] is not None and by_t[21.0].alert  # the first step after it
     assert by_t[45.0] is not None
     assert by_t[45.0].rate_low_bytes_per_s <= rate <= by_t[45.0].rate_high_bytes_per_s
@@ -622,15 +622,16 @@ def test_a_young_leak_resting_two_samples_keeps_its_warning(dt: float) -> None:
     assert _alert_run(by_t, first, 40.0)
 
 
-def test_a_stop_after_a_young_growth_still_clears_within_three_samples() -> None:
-    """The same four rises, then no more: the alert is gone by the third flat sample."""
+def test_a_stop_after_a_young_growth_still_clears_within_four_samples() -> None:
+    """The same four rises, then no more: the alert is gone by the fourth flat sample,
+    4 s after the stop (`STALL_HOLD_S`; the measure asks it within 5 s)."""
 
     def procs(t: float) -> dict[int, float]:
         return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * min(max(0.0, t - 10), 4.0)}
 
     by_t = _by_time(_series(40, 1.0, procs))
     assert any(x is not None and x.alert for x in by_t.values())
-    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 17.0)
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 18.0)
 
 
 def test_a_pause_longer_than_the_predicted_failure_is_not_a_rest() -> None:

@@ -128,7 +128,7 @@ two questions:
      (steps of very different sizes, or some under half the typical one, skip a
      sample by chance: a sample later).
      Before that, a pause that with the sample to come spans at most `STALL_HOLD_S`
-     (two samples at 1 Hz) is a rest, not a stop, unless at the growth's rate the GPU
+     (three samples at 1 Hz) is a rest, not a stop, unless at the growth's rate the GPU
      would have been full by then (a load): stop-go leaks rest, and the first rest of
      one whose rises came a sample apart cost its warning the lead (`_stall`).
      Memory that fell below the peak and climbs on by the growth's own step, where
@@ -225,7 +225,10 @@ STALL_UNEVEN_CV2 = 0.25  # ... at once, unless its steps' sizes vary more than t
 STALL_UNEVEN_MAX_DT = 2.0  # ... and samples come this often or more
 STALL_GRANULAR_SHARE = 0.5  # ... or its smallest step is under this share of its median
 IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than their longest gap
-STALL_HOLD_S = 3.0  # a pause is no sign of a stop while it and the sample to come span this
+# A pause is no sign of a stop while it and the sample to come span this: a young
+# leak's rests of 3-4 s are held, and a stop still clears within 4 s of it (the measure
+# asks 5). 3 s until session 19: stop_go_long's first rest (4 s) cleared its alert.
+STALL_HOLD_S = 4.0
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
