@@ -5,10 +5,10 @@ GPU recordings are pinned the moment they are added. Scoring is bench/oom_accura
 (the measure of ../shared/traces/README.md).
 
 Measured at 1 Hz on the 56 real OOM recordings and 43 no-OOM ones (H100, three on an
-H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.897 (under
+H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.898 (under
 the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.918),
 coverage 0.852 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.908 and 0.843, at 0.5 Hz 0.856 and 0.754. Every recording
+2 Hz 0.909 and 0.843, at 0.5 Hz 0.856 and 0.754. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -64,8 +64,10 @@ LEAD_MIN_SHARE = 0.75
 # The target is 0.90. Measured 0.896 since session 13's set 12 joined, 0.897 since session
 # 15's bursts of one size, 0.896 since session 16's set 14 joined, 0.897 since session
 # 17's sets 17 and 18 and session 18's set 19, 0.895 when session 19's set 20 joined
-# (stop_go_long 0.79), 0.897 after its 4 s hold (stop_go_long 0.92): the target is missed (0.901 with set 11,
-# 0.905 before it, 0.898 before session 10's); the ceiling is 0.918
+# (stop_go_long 0.79), 0.897 after its 4 s hold (stop_go_long 0.92), 0.898 after a
+# fresh leaker beside memory that only rose warned on its first rise: the target is
+# missed (0.901 with set 11, 0.905 before it, 0.898 before session 10's); the ceiling is
+# 0.918
 # (bench/oom_accuracy.py). This pin guards what is measured, with a little margin.
 # Below the target: stop_go_other 0.72 and
 # stop_go_beside_swinger 0.81 (a stop-go leak's first rest clears its alert, as a
@@ -155,7 +157,7 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
-    """At 1 Hz, the default refresh: lead (measured 0.897, under the target 0.90),
+    """At 1 Hz, the default refresh: lead (measured 0.898, under the target 0.90),
     coverage (0.852, the target 0.80) and no false alarm (0 of 43)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)

@@ -108,6 +108,27 @@ def test_a_process_arriving_is_not_growth() -> None:
     assert p.evidence is not None and p.evidence.rate_bytes_per_s == rate
 
 
+def test_a_fresh_leaker_after_another_process_settled_warns_on_its_first_rise() -> None:
+    """A ballast's last allocation (0.1 GB at t=5) lies in the envelope's span when a
+    leaker arrives with 0.68 GB (its context and first chunks, as in leak_60_fine) and
+    leaks 60 MB/s: memory only rose before the onset, which is no swing, so the series
+    is quiet and the leaker's first rise is its trend (the alert came a rise later,
+    the step read as memory swinging more than the leak had grown). Where memory fell
+    before the onset (a batch given back), the same rise is not enough."""
+
+    def procs(t: float, before: float) -> dict[int, float]:
+        out = {1: TOTAL - 4.2 * GB + (before if t >= 5 else 0.0)}
+        if t >= 9:
+            out[2] = 0.68 * GB + 60 * MB * (t - 9)
+        return out
+
+    by_t = _by_time(_series(20, 1.0, lambda t: procs(t, 0.1 * GB)))
+    assert by_t[9.0] is None
+    assert by_t[10.0] is not None and by_t[10.0].alert
+    swung = _by_time(_series(20, 1.0, lambda t: procs(t, -0.1 * GB)))
+    assert swung[10.0] is None
+
+
 def test_an_arrival_alone_never_warns() -> None:
     """A 3 GB process starting beside a nearly full GPU, then flat."""
     samples = _series(40, 1.0, lambda t: {1: 79 * GB, **({2: 3 * GB} if t >= 10 else {})})

@@ -640,6 +640,15 @@ class _Episode:
         """Memory over time: the samples before the onset, then the growth's own."""
         return [*self.before, *((p.t, p.used) for p in self.points)]
 
+    def swung_more_than(self, grown: float) -> bool:
+        """Did memory swing, before the onset, more than the growth has `grown` since?
+        Memory that only rose then (a load's last steps, a ballast settling) did not
+        swing, however far it rose: the series is quiet."""
+        if self.spread0 <= grown:
+            return False
+        levels = [v for _, v in self.before]
+        return any(b < a - NOISE_BYTES for a, b in itertools.pairwise(levels))
+
     def grew(self, ident: ProcessIdentity, size: float) -> bool:
         """Did this process, now `size`, take part in the growth?"""
         return size - self.sizes0.get(ident, size) - self.aside.get(ident, 0.0) > NOISE_BYTES
@@ -2054,7 +2063,7 @@ class OOMPredictor:
         # A process that arrived and grew at once: its start is the growth's first step,
         # so on a quiet series one small rise of it is as much a trend as two of
         # anything else; it counts as one more rise of evidence throughout.
-        fresh = ep.fresh and ep.spread0 <= peak - ep.level0
+        fresh = ep.fresh and not ep.swung_more_than(peak - ep.level0)
         if n == 1:
             # ... while it rises: at the next flat sample it is not (yet) a trend.
             trend = (
@@ -2385,7 +2394,7 @@ class OOMPredictor:
         headroom = self._prev[2] if self._prev is not None else 0.0
         if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(parsed):
             return False  # a few more such steps fill the GPU: allocation events
-        if ep.spread0 <= growth:
+        if not ep.swung_more_than(growth):
             return True
         pts = ep.between(ep.t0, t)
         inner = pts[1:-1]
