@@ -18,12 +18,12 @@ wait_for_count() {  # wait_for_count EVENTS NAME N TIMEOUT_S: until N workloads 
   echo "fewer than $3 '$2' events within $4 s" >&2
   return 1
 }
-s28_leak_beside_freed_batches() { # a 90 MB/s leak beside random batches of 2-8 GB given back each step (1.3 s), 1 GB spare; 16 GB left
-  bg "$1" $WL ballast --leave-gb 16 --hold 300; wait_for_event "$1" ballast 60; sleep 2
-  bg "$1" $WL var-batch --base-gb 1.5 --min-gb 2 --max-gb 8 --period 1.3 --margin-gb 1 --duration 150 \
+s28_leak_beside_freed_batches() { # a 120 MB/s leak beside random batches of 2-6 GB given back each step (1.3 s), 1 GB spare; 10 GB left
+  bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
+  bg "$1" $WL var-batch --base-gb 1.5 --min-gb 2 --max-gb 6 --period 1.3 --margin-gb 1 --duration 150 \
     --empty-cache --seed 281
   sleep 5
-  bg "$1" $WL leak --rate-mb 90 --chunk-mb 8 --seed 282
+  bg "$1" $WL leak --rate-mb 120 --chunk-mb 8 --seed 282
   wait_for_event "$1" oom 150
   sleep 1
 }
