@@ -90,8 +90,9 @@ two questions:
      rise is a sample in which the envelope grew, and the effective count
      discounts growth made of a few big jumps. Two similar rises in a row make a
      trend on a *quiet* series (memory swung less before the onset than it has
-     grown since), when each is a small share of the headroom (a few more such
-     steps filling the GPU are allocation events); on a swinging one they do only
+     grown since; memory that only rose then did not swing), when each is a
+     small share of the headroom (a few more such steps filling the GPU are
+     allocation events); on a swinging one they do only
      if the swings climb (every burst a new high, the troughs rising with the
      peaks), and in big steps only if the bursts are also one size to NVML's
      granularity (`_steady_bursts`: a training step of one shape on a leak);
