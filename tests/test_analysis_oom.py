@@ -4,11 +4,11 @@ Recordings are picked up from tests/fixtures/traces/*.jsonl[.gz] by `meta.expect
 GPU recordings are pinned the moment they are added. Scoring is bench/oom_accuracy.py's
 (the measure of ../shared/traces/README.md).
 
-Measured at 1 Hz on the 56 real OOM recordings and 43 no-OOM ones (H100, three on an
-H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.898 (under
+Measured at 1 Hz on the 59 real OOM recordings and 44 no-OOM ones (H100, three on an
+H200; per recording in tests/fixtures/traces/README.md): mean lead ratio 0.896 (under
 the 0.90 target; the ceiling, an alert from the first rise of what grew, is 0.918),
-coverage 0.852 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
-2 Hz 0.909 and 0.843, at 0.5 Hz 0.856 and 0.754. Every recording
+coverage 0.850 with ranges 1.27x wide (median), no alert on any no-OOM recording. At
+2 Hz 0.907 and 0.844, at 0.5 Hz 0.856 and 0.759. Every recording
 since session 3 was held out and scored before the changes it led to (the README says
 how each scored then; set 11's slow_swing_own_leak was read before session 13's second
 change).
@@ -65,11 +65,11 @@ LEAD_MIN_SHARE = 0.75
 # 15's bursts of one size, 0.896 since session 16's set 14 joined, 0.897 since session
 # 17's sets 17 and 18 and session 18's set 19, 0.895 when session 19's set 20 joined
 # (stop_go_long 0.79), 0.897 after its 4 s hold (stop_go_long 0.92), 0.898 after a
-# fresh leaker beside memory that only rose warned on its first rise: the target is
-# missed (0.901 with set 11, 0.905 before it, 0.898 before session 10's); the ceiling is
-# 0.918
-# (bench/oom_accuracy.py). This pin guards what is measured, with a little margin.
-# Below the target: stop_go_other 0.72 and
+# fresh leaker beside memory that only rose warned on its first rise, 0.896 with set 21
+# (stop_go_rest5 0.75: rests of 5 s): the target is missed (0.901 with set 11, 0.905
+# before it, 0.898 before session 10's); the ceiling is 0.918 (bench/oom_accuracy.py).
+# This pin guards what is measured, with a little margin.
+# Below the target: stop_go_other 0.72, stop_go_rest5 0.75 and
 # stop_go_beside_swinger 0.81 (a stop-go leak's first rest clears its alert, as a
 # plateau's must), step_leak 0.77 (irregular steps), burst_slow_leak 0.83 (a burst every 3
 # s shows the leak once a period), train_leak_uneven 0.82 and two_leakers_unequal 0.82,
@@ -157,8 +157,8 @@ def test_never_warns_on_a_recording_without_oom(tr: trace_mod.Trace) -> None:
 
 
 def test_all_recordings_at_1hz_stay_near_the_target() -> None:
-    """At 1 Hz, the default refresh: lead (measured 0.898, under the target 0.90),
-    coverage (0.852, the target 0.80) and no false alarm (0 of 43)."""
+    """At 1 Hz, the default refresh: lead (measured 0.896, under the target 0.90),
+    coverage (0.850, the target 0.80) and no false alarm (0 of 44)."""
     scores = [s for tr in RECORDINGS for s in _scores(tr)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
@@ -919,6 +919,18 @@ def test_a_swinger_topping_its_highest_batch_beside_a_leak_still_swings() -> Non
     alerting = {round(t) for t in _alert_times(tr)}
     assert set(range(23, 85)) <= alerting
     assert 22 not in alerting
+
+
+def test_a_swinger_the_onset_caught_at_a_batch_top_swings_when_it_falls_below() -> None:
+    """open/leak_beside_freed_batches.jsonl.gz (a 160 MB/s leak beside random batches
+    of 2-6 GB given back every 1.3 s): the batch process was first seen with a batch
+    (4.2 GB at t=16), where the growth's onset caught it; its falls to its 2.1 GB
+    base, below that size by a swing, read as the growth's own, and no alert came
+    until t=60. A process not yet known to swing that falls so swung: the alert stands
+    from t=28 to the OOM at t=64.8."""
+    tr = trace_mod.read(TRACES / "open" / "leak_beside_freed_batches.jsonl.gz")
+    alerting = {round(t) for t in _alert_times(tr)}
+    assert set(range(28, 65)) <= alerting
 
 
 def test_a_young_leaks_first_rest_of_4_s_keeps_its_alert() -> None:

@@ -1526,7 +1526,7 @@ class OOMPredictor:
         for ident, m in moves.items():
             if abs(m) >= swing:
                 self._cycles.setdefault(ident, _Cycle()).moved(t, m)
-        swings, loads = self._aside(t, sizes, moves)
+        swings, loads = self._aside(t, sizes, moves, swing)
         if self._episode is None:
             swings += self._outside(t, sizes, moves, swing)
         appeared += loads
@@ -1619,6 +1619,7 @@ class OOMPredictor:
         t: float,
         sizes: Mapping[ProcessIdentity, float],
         moves: Mapping[ProcessIdentity, float],
+        swing: float,
     ) -> tuple[float, float]:
         """Bytes by which processes that took no part in the growth (`moved` holds
         those that did) moved this sample, which the growth's series leaves out: what
@@ -1635,6 +1636,9 @@ class OOMPredictor:
           for the growth (`held_for_swings`). Such a swinger that takes all it gave
           and a little more (a batch topping its highest within `_retaken`'s slack)
           still swings while another process grows: its next fall is held too.
+        - A process that falls by a swing to below the size it had at the onset
+          (first seen at a batch's top, the onset caught it up), not yet known to
+          swing, swung: its fall is set aside as `swings_back`'s is.
 
         `moves`: this sample's moves of the processes that were here before.
         """
@@ -1642,7 +1646,9 @@ class OOMPredictor:
         if ep is None or self._prev is None:
             return 0.0, 0.0
         # A process whose rise in the growth was a swing (it gave it all back while
-        # another grows on) stands outside it from here, as if it had first moved down.
+        # another grows on, or, not yet known to swing, fell by a swing below the size
+        # the onset caught it at) stands outside it from here, as if it had first moved
+        # down.
         # Where nothing else grew, the growth was that swing (or bursts of a leak): should
         # another process rise while it is still down, the growth is over and the series
         # holds the swing for it as outside a growth (`_outside`).
@@ -1658,7 +1664,12 @@ class OOMPredictor:
                     self._episode = None
                     return 0.0, 0.0
                 self._down.pop(ident, None)
-            elif ep.swings_back(ident, before, v):
+            elif ep.swings_back(ident, before, v) or (
+                before - v >= swing
+                and v < ep.sizes0.get(ident, v) - swing
+                and ident not in ep.swung
+                and ep.held.get(ident, 0.0) <= 0.0
+            ):
                 if any(ep.grew(o, w) for o, w in sizes.items() if o != ident):
                     back.add(ident)
                 else:
