@@ -65,6 +65,17 @@ wait_for_event() {  # wait_for_event EVENTS NAME TIMEOUT_S: until a workload rep
   return 1
 }
 
+wait_for_count() {  # wait_for_count EVENTS NAME N TIMEOUT_S: until N workloads reported NAME
+  # (a second process's `ballast`, say, where wait_for_event would see the first's)
+  local deadline=$((SECONDS + $4))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    [ "$(grep -c "\"event\": \"$2\"" "$1")" -ge "$3" ] && return 0
+    sleep 0.5
+  done
+  echo "fewer than $3 '$2' events within $4 s" >&2
+  return 1
+}
+
 # --- scenarios (each ~60 s of growth; OOM comes from a ballast leaving little room) ---
 
 s_leak_60() {        # 60 MB/s steady leak, 3.6 GB left: OOM after ~60 s

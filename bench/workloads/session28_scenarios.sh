@@ -9,15 +9,6 @@
 # tests/fixtures/traces/ without the s28_ prefix only after scoring.
 # Use:
 #   EXTRA_SCENARIOS=bench/workloads/session28_scenarios.sh bench/workloads/record_all.sh OUT [NAME ...]
-wait_for_count() {  # wait_for_count EVENTS NAME N TIMEOUT_S: until N workloads reported NAME
-  local deadline=$((SECONDS + $4))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    [ "$(grep -c "\"event\": \"$2\"" "$1")" -ge "$3" ] && return 0
-    sleep 0.5
-  done
-  echo "fewer than $3 '$2' events within $4 s" >&2
-  return 1
-}
 s28_leak_beside_freed_batches() { # a 120 MB/s leak beside random batches of 2-6 GB given back each step (1.3 s), 1 GB spare; 10 GB left
   bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
   bg "$1" $WL var-batch --base-gb 1.5 --min-gb 2 --max-gb 6 --period 1.3 --margin-gb 1 --duration 150 \
