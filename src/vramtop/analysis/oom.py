@@ -1636,9 +1636,9 @@ class OOMPredictor:
           for the growth (`held_for_swings`). Such a swinger that takes all it gave
           and a little more (a batch topping its highest within `_retaken`'s slack)
           still swings while another process grows: its next fall is held too.
-        - A process that falls by a swing to below the size it had at the onset
-          (first seen at a batch's top, the onset caught it up), not yet known to
-          swing, swung: its fall is set aside as `swings_back`'s is.
+        - A process not yet known to swing that falls by a swing to below the size
+          it had at the onset (which caught it at a batch's top) swung: its fall is
+          set aside as `swings_back`'s is.
 
         `moves`: this sample's moves of the processes that were here before.
         """
