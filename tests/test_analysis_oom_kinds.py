@@ -655,6 +655,29 @@ def test_a_stop_after_a_young_growth_still_clears_within_four_samples() -> None:
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 18.0)
 
 
+def test_a_young_growth_stopping_within_a_sample_clears_by_the_second_flat_one() -> None:
+    """500 MB/s from t=12 that stops at t=26.9, 4 GB short of full, seen every 2 s (as
+    open/fast_growth_stops at 0.5 Hz): seven rises of 1 GB a sample, 14 s of them, too
+    few to be a known rhythm, then one of 0.45 GB at t=28, then flat. The short rise
+    says the growth stopped within its interval, so the pause runs from the rise before
+    it: no alert stands 5 s after the stop (one stood at t=32, 5.1 s after). A growth
+    whose short rise is followed by its usual ones keeps its alert."""
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 12 * GB, 2: 0.5 * GB + 500 * MB * min(max(0.0, t - 12), 14.9)}
+
+    by_t = _by_time(_series(40, 2.0, procs))
+    assert by_t[30.0] is not None and by_t[30.0].alert
+    assert all(x is None or not x.alert for t, x in by_t.items() if t > 26.9 + 5)
+
+    def hiccup(t: float) -> dict[int, float]:
+        grown = 500 * MB * max(0.0, t - 12) - (0.5 * GB if t >= 27 else 0.0)
+        return {1: TOTAL - 12 * GB, 2: 0.5 * GB + grown}
+
+    goes_on = _by_time(_series(34, 2.0, hiccup))
+    assert _alert_run(goes_on, 24.0, 32.0)
+
+
 def test_a_pause_longer_than_the_predicted_failure_is_not_a_rest() -> None:
     """2 GB a second into 9 GB of room, stopping at t=14 with 1 GB left: had it gone
     on, the GPU would have been full within a second, so a pause is a stop (a load),

@@ -231,6 +231,7 @@ IRREGULAR_PAUSE_SLACK = 1.3  # irregular steps may pause this much longer than t
 # asks 5). 3 s until session 19: stop_go_long's first rest (4 s) cleared its alert.
 STALL_HOLD_S = 4.0
 STALL_PARTIAL_STEP = 0.2  # on such a rhythm, a rise under this share of its smallest step ends it
+STALL_YOUNG_PARTIAL_STEP = 0.6  # ... on a younger one of even steps, a sample apart, this share
 DORMANT_FACTOR = 3.0  # growth resuming within this many such pauses continues the episode
 DORMANT_SPAN_FACTOR = 8.0  # ... or later, after a pause of at most this x its duration (_resumed)
 # (DORMANT_SPAN_FACTOR was 2x until session 4: a step leak rose for 3 s, paused 18 s and
@@ -2311,6 +2312,9 @@ class OOMPredictor:
         ending between two samples), so the pause runs from the rise before it; a sample
         a process arrived in hides a rise as small as NVML's accounting differences, so
         it does not count.
+        Before such a rhythm is known, rises a sample apart and of one size, the newest
+        under `STALL_YOUNG_PARTIAL_STEP` of the smallest, are growth that stopped within
+        the newest's interval too (its decay runs from the rise before it).
         Irregular steps have long pauses now and then; for them the exponential decay
         says how long is too long. Before a regular rhythm is known, a pause within
         `ep.hold_s` (`_predict`: `STALL_HOLD_S`, or the predicted time to failure where
@@ -2332,6 +2336,18 @@ class OOMPredictor:
         if pause + dt <= ep.hold_s + 1e-9:
             return 1.0
         if not regular:
+            # Rises a sample apart and all of a size, too few yet for a rhythm, and then
+            # one well short of them: growth that stopped within that sample's interval.
+            young = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
+            if (
+                len(ep.gaps) > STALL_RHYTHM_MIN_GAPS
+                and all(_one_sample(g, dt) for g in ep.gaps[-CV_ARRIVALS:])
+                and ep.rises[-1][1] < STALL_YOUNG_PARTIAL_STEP * min(young)
+                and _cv2_classic(young) <= STALL_REGULAR_CV2
+                and ep.arrived_t < last
+            ):
+                pause = t - ep.rises[-2][0]
+                stall = min(stall, math.exp(-max(0.0, pause - longest) / max(longest, dt)))
             return stall
         if ep.arrived_t >= last:
             # A process arrived since the newest rise: a rise as small as NVML's
