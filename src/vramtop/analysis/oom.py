@@ -663,6 +663,20 @@ class _Episode:
         gained = before - onset
         return gained > NOISE_BYTES and abs(now - onset) <= max(NOISE_BYTES, ARRIVAL_SLACK * gained)
 
+    def fell_past_onset(
+        self, ident: ProcessIdentity, before: float, now: float, swing: float
+    ) -> bool:
+        """Did a process not yet known to swing (none of its memory held) fall by a
+        `swing` or more to below the size the onset caught it at by as much? The onset
+        caught it at a batch's top: it swings, as `swings_back` says of one that gave
+        back what it gained."""
+        return (
+            before - now >= swing
+            and now < self.sizes0.get(ident, now) - swing
+            and ident not in self.swung
+            and self.held.get(ident, 0.0) <= 0.0
+        )
+
     def held_for_swings(self) -> float:
         """Memory held for processes that gave theirs back and have taken it again
         since: they swing, and their next swing takes it once more (no room for the
@@ -1665,12 +1679,7 @@ class OOMPredictor:
                     self._episode = None
                     return 0.0, 0.0
                 self._down.pop(ident, None)
-            elif ep.swings_back(ident, before, v) or (
-                before - v >= swing
-                and v < ep.sizes0.get(ident, v) - swing
-                and ident not in ep.swung
-                and ep.held.get(ident, 0.0) <= 0.0
-            ):
+            elif ep.swings_back(ident, before, v) or ep.fell_past_onset(ident, before, v, swing):
                 if any(ep.grew(o, w) for o, w in sizes.items() if o != ident):
                     back.add(ident)
                 else:
@@ -2330,32 +2339,37 @@ class OOMPredictor:
             longest = max(longest, reserve.region_s)
         last = ep.rises[-1][0]
         pause = t - max(last, ep.climb_t)
-        stall = math.exp(-max(0.0, pause - _pause_slack(longest, dt) * longest) / max(longest, dt))
+
+        def decay(pause: float) -> float:
+            slack = _pause_slack(longest, dt) * longest
+            return math.exp(-max(0.0, pause - slack) / max(longest, dt))
+
+        stall = decay(pause)
         if _burst_without_climb(parsed, last):
             return min(stall, 1 / (len(ep.gaps) + 1))
         if pause + dt <= ep.hold_s + 1e-9:
             return 1.0
+        # The newest rise well short of the steps before it, all of a size: growth that
+        # stopped within that sample's interval, so the pause runs from the rise before.
+        steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
+        cv2 = _cv2_classic(steps)
+        share = STALL_PARTIAL_STEP if regular else STALL_YOUNG_PARTIAL_STEP
+        partial = bool(steps) and ep.rises[-1][1] < share * min(steps) and cv2 <= STALL_REGULAR_CV2
         if not regular:
-            # Rises a sample apart and all of a size, too few yet for a rhythm, and then
-            # one well short of them: growth that stopped within that sample's interval.
-            young = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
+            # (too few rises yet for a rhythm: only where each came a sample apart)
             if (
-                len(ep.gaps) > STALL_RHYTHM_MIN_GAPS
+                partial
+                and len(ep.gaps) > STALL_RHYTHM_MIN_GAPS
                 and all(_one_sample(g, dt) for g in ep.gaps[-CV_ARRIVALS:])
-                and ep.rises[-1][1] < STALL_YOUNG_PARTIAL_STEP * min(young)
-                and _cv2_classic(young) <= STALL_REGULAR_CV2
                 and ep.arrived_t < last
             ):
-                pause = t - ep.rises[-2][0]
-                stall = min(stall, math.exp(-max(0.0, pause - longest) / max(longest, dt)))
+                stall = decay(t - ep.rises[-2][0])
             return stall
         if ep.arrived_t >= last:
             # A process arrived since the newest rise: a rise as small as NVML's
             # accounting differences went unseen in that sample, so it says nothing.
             pause -= dt
-        steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
-        cv2 = _cv2_classic(steps)
-        if steps and ep.rises[-1][1] < STALL_PARTIAL_STEP * min(steps) and cv2 <= STALL_REGULAR_CV2:
+        if partial:
             pause = t - ep.rises[-2][0]
         # Steps of very different sizes (a training loop's outputs, an allocator's
         # segments) skip a sample of a second or two now and then: the gap must be
