@@ -108,7 +108,7 @@ def recording_paths(dirs: Iterable[Path]) -> list[Path]:
     for d in dirs:
         if not d.is_dir():
             continue
-        for p in sorted([*d.glob("*.jsonl"), *d.glob("*.jsonl.gz")]):
+        for p in trace_mod.recordings_in(d):
             with trace_mod.open_text(p) as fh:
                 digest = hashlib.sha256(fh.read().encode()).hexdigest()
             if digest not in seen:

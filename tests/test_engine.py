@@ -24,7 +24,7 @@ from vramtop.model import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
-TRACES = sorted([*FIXTURES.glob("*.jsonl"), *FIXTURES.glob("*.jsonl.gz")])
+TRACES = trace.recordings_in(FIXTURES)
 GIB = 1 << 30
 
 

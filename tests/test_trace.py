@@ -12,7 +12,7 @@ from vramtop.errors import TraceError
 from vramtop.model import GPUDevice, GPUProcess, MemorySnapshot, ProcessKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
-ALL_TRACES = sorted([*FIXTURES.glob("*.jsonl"), *FIXTURES.glob("*.jsonl.gz")])
+ALL_TRACES = trace.recordings_in(FIXTURES)
 
 
 @pytest.mark.parametrize("path", ALL_TRACES, ids=lambda p: p.name)

@@ -237,6 +237,12 @@ def open_text(path: Path) -> IO[str]:
         raise TraceError(f"{path}: cannot open ({e.strerror})") from None
 
 
+def recordings_in(directory: Path) -> list[Path]:
+    """The recordings in a directory, plain (`*.jsonl`) or compressed (`*.jsonl.gz`),
+    sorted by name."""
+    return sorted([*directory.glob("*.jsonl"), *directory.glob("*.jsonl.gz")])
+
+
 def create_text(path: Path) -> IO[str]:
     """A new recording opened for writing: gzip-compressed when its name ends in .gz."""
     if path.suffix == ".gz":
