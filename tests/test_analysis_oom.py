@@ -1021,3 +1021,36 @@ def test_a_swing_cycle_bounds_the_failure_at_its_next_swing_up() -> None:
     # A crossing at t=51, inside the next swing's start window: a swing begun before it
     # is still up at it (up 5 s), so the failure comes by t=53, not a cycle later (30).
     assert cycle.fails(45.0, 6.0, 1.0, early=False) == 8.0
+
+
+def test_a_small_rise_as_a_process_arrives_is_no_growth() -> None:
+    """At 2 Hz, a GPU's used memory rises 3 MB before a 75 GB ballast is listed (its
+    context being made), and 6 MB beyond what a process brings in the sample it is
+    first listed (NVML counts a GPU and its processes apart). Were those two rises a
+    growth, the batch process's first 5 GB batch would be a load set aside beside it,
+    and its swings between 1.64 GB and 3.5-6.5 GB every 2 s would not be held for it:
+    the leak of 90 MB/s that starts beside it at t=20 would warn late and on and off
+    (as s29_leak_beside_swinger_2s did: from t=50.5, with a gap to t=89). Rises of
+    accounting are none: the alert stands from t=24 on."""
+    rng = random.Random(5)
+    tops = [rng.uniform(3.5, 6.5) for _ in range(40)]
+    p = OOMPredictor()
+    alerts = []
+    for i in range(110):
+        t = i / 2
+        procs = []
+        if t >= 5:
+            procs.append(GPUProcess(pid=1, starttime=1, used_bytes=75 * GB))
+        if t >= 12:
+            k, into = divmod(t - 12.5, 2)
+            size = 20 * MB if t == 12 else (tops[int(k)] if into < 1 else 1.64) * GB
+            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size)))
+        if t >= 20:
+            leaked = int(0.68 * GB + 90 * MB * (t - 20))
+            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=leaked))
+        accounting = (3 if t >= 4.5 else 0) + 6 * sum(t >= s for s in (12, 20))
+        used = accounting * MB + sum(q.used_bytes or 0 for q in procs)
+        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+        if isinstance(pred, OOMPrediction) and pred.alert:
+            alerts.append(t)
+    assert [a for a in alerts if a >= 24] == [24 + i / 2 for i in range(62)]

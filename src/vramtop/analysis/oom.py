@@ -204,6 +204,9 @@ MB = 1_000_000.0
 ENVELOPE_S = 10.0  # the peak envelope spans this much time (longer than a training step)
 NOISE_BYTES = 1.0 * MB  # NVML granularity: smaller moves are not growth
 ARRIVAL_SLACK = 0.05  # a rise under this share of an arriving process's size is accounting
+# ... and so is one under this where no process already there rose (a context's first
+# megabytes: 5-12 MB in the recordings, whatever the process's size)
+ARRIVAL_ACCOUNTING_BYTES = 16 * MB
 MIN_RISES = 2  # a slope needs two rises ...
 MIN_EFFECTIVE_RISES = 1.8  # ... of similar size
 TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series ...
@@ -1580,7 +1583,15 @@ class OOMPredictor:
         if prev is None:
             return None
         pt, ppeak, phead, pfloor, plevel = prev
-        if not self._track(t, (pt, ppeak, phead, pfloor, plevel), peak, level, appeared, total, dt):
+        # A rise in the sample a process arrived, where none already there rose, is what
+        # NVML counts for a GPU and for its processes differing while a context is made.
+        accounting = (
+            ARRIVAL_ACCOUNTING_BYTES
+            if self._arrived and not any(m > NOISE_BYTES for m in moves.values())
+            else 0.0
+        )
+        prev_sample = (pt, ppeak, phead, pfloor, plevel)
+        if not self._track(t, prev_sample, peak, level, appeared, accounting, total, dt):
             return None
         ep = self._episode
         assert ep is not None
@@ -1897,10 +1908,12 @@ class OOMPredictor:
         peak: float,
         level: float,
         appeared: float,
+        accounting: float,
         total: float,
         dt: float,
     ) -> bool:
-        """Update the growth episode; False when there is none to predict from."""
+        """Update the growth episode; False when there is none to predict from.
+        `accounting`: a rise up to this is no growth (a process arrived)."""
         pt, ppeak, phead, pfloor, plevel = prev
         ep = self._episode
         if ep is not None and appeared > 0:
@@ -1912,7 +1925,10 @@ class OOMPredictor:
         # What NVML counts for a GPU and for its processes differs by a little (contexts):
         # a small rise in the sample where a big process arrived is that difference.
         noise = max(
-            NOISE_BYTES, self.settings.min_rate_bytes_per_s * (t - pt), ARRIVAL_SLACK * appeared
+            NOISE_BYTES,
+            self.settings.min_rate_bytes_per_s * (t - pt),
+            ARRIVAL_SLACK * appeared,
+            accounting,
         )
         if grow > noise:
             if _allocation_event(t, grow, phead, ep, dt):
