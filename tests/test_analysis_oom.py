@@ -1054,3 +1054,43 @@ def test_a_small_rise_as_a_process_arrives_is_no_growth() -> None:
         if isinstance(pred, OOMPrediction) and pred.alert:
             alerts.append(t)
     assert [a for a in alerts if a >= 24] == [24 + i / 2 for i in range(62)]
+
+
+def _leak_beside_batches_that_fit() -> list[tuple[float, float, object]]:
+    """(t, true seconds to OOM, prediction) at 1 Hz: a 90 MB/s leak from t=20 beside a
+    75 GB ballast and a process at 1.6 GB taking a batch every 2 s of 1-5 GB, capped
+    to what leaves 1 GB free (at least 0.1 GB). The GPU fails when the leak has taken
+    all but the batch process's base, at t=105.8."""
+    rng = random.Random(7)
+    p = OOMPredictor()
+    out = []
+    for i in range(105):
+        t = float(i)
+        leak = 0.68 * GB + 90 * MB * (t - 20) if t >= 20 else 0.0
+        floor = 75 * GB + 1.6 * GB + leak
+        batch = max(0.1 * GB, min(rng.uniform(1, 5) * GB, 84 * GB - floor)) if i % 2 == 0 else 0
+        procs = [
+            GPUProcess(pid=1, starttime=1, used_bytes=75 * GB),
+            GPUProcess(pid=2, starttime=2, used_bytes=int(1.6 * GB + batch)),
+        ]
+        if t >= 20:
+            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=int(leak)))
+        used = sum(q.used_bytes or 0 for q in procs)
+        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+        out.append((t, (85 * GB - 77.28 * GB) / (90 * MB) + 20 - t, pred))
+    return out
+
+
+def test_batches_sized_to_what_fits_leave_their_room_to_the_growth() -> None:
+    """Once three of the batch process's tops, each smaller than the batch it gave back,
+    met the GPU at its highest used (84 GB), it takes what fits: the leak fails the GPU
+    when it has taken the batches' room too, not at the next batch as big as the
+    biggest (which said "0 s" for the last 50 s before the OOM)."""
+    late = [(truth, pred) for t, truth, pred in _leak_beside_batches_that_fit() if t >= 60]
+    assert all(isinstance(pred, OOMPrediction) and pred.alert for _, pred in late)
+    inside = [
+        pred.seconds_low <= truth <= pred.seconds_high
+        for truth, pred in late
+        if isinstance(pred, OOMPrediction)
+    ]
+    assert all(inside)

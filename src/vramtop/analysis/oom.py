@@ -22,7 +22,11 @@ starts with these holds, and one that ends leaves them held.
 Given back once, it is room (a one-off allocation); once the process has taken it
 again, it swings, and what it gives back is held for it (the peak fails, however
 long it rests between): the GPU fails at its next swing up after the growth has
-taken the room the swing needs, which the slow end of the range reaches. Beside
+taken the room the swing needs, which the slow end of the range reaches. One whose
+tops, each short of what it gave, meet the GPU at its highest used again and again
+takes what fits (a batch sized to the free memory: `_Episode.topped`): its swings
+shrink as the growth takes room, and the GPU fails once the growth has taken their
+room too. Beside
 such processes whose rhythms are known (`_Cycle`: how long each rests and swings, and
 its cycle from its first swing to its newest; up to `MAX_SCHEDULED` of them), the
 range's ends are the swings the crossing's ends may meet, with the room of those
@@ -276,6 +280,8 @@ CHANGE_REL_FLOOR = 0.1  # windows' rates vary at least this much (relative) in t
 MIN_RATE_SHARE = 0.2  # the slow end never drops below this share of the central rate
 LOAD_STEP_SHARE = 0.02  # rises this big (of the GPU), with flat samples between: loads
 SWING_SHARE = 0.01  # a process moving this much (of the GPU) at once swings (`_outside`, `_Cycle`)
+CAPPED_TOPS = 3  # a swinger whose tops, short of what it gave, met the GPU this often ...
+CAP_TOLERANCE_SHARE = 0.002  # ... at its highest used (to this share of the GPU) takes what fits
 LUMPY_FACTOR = 0.35  # ... such a staircase of loads counts as about a third of the evidence
 CLIMB_SHARE = 0.7  # on a swinging series, this share of bursts must be new highs
 CYCLE_RATE_RATIO = 2.0  # ... and the newest swings' troughs rise within this factor of the peaks
@@ -579,6 +585,10 @@ class _Episode:
     held: dict[ProcessIdentity, float] = field(default_factory=dict)  # given back (_aside)
     given_t: dict[ProcessIdentity, float] = field(default_factory=dict)  # ... since when
     swung: dict[ProcessIdentity, float] = field(default_factory=dict)  # taken again: longest off
+    troughs: dict[ProcessIdentity, float] = field(default_factory=dict)  # sizes after giving back
+    ceiling: float = 0.0  # the GPU's highest used at a swinger's top (`_Episode.topped`)
+    at_ceiling: dict[ProcessIdentity, int] = field(default_factory=dict)  # ... its tops there
+    capped: set[ProcessIdentity] = field(default_factory=set)  # swingers taking what fits
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     # ... and each one's process sizes, by time (`_reread`)
     before_sizes: dict[float, Mapping[ProcessIdentity, float]] = field(default_factory=dict)
@@ -683,8 +693,44 @@ class _Episode:
     def held_for_swings(self) -> float:
         """Memory held for processes that gave theirs back and have taken it again
         since: they swing, and their next swing takes it once more (no room for the
-        growth). What a process gave back once and never took again is room."""
-        return sum(v for ident, v in self.held.items() if ident in self.swung)
+        growth). What a process gave back once and never took again is room, and so
+        is what those that take what fits (`capped`) swing by."""
+        return sum(v for ident, v in self.held.items() if ident in self.swinging())
+
+    def swinging(self) -> dict[ProcessIdentity, float]:
+        """The swingers whose swings the growth must leave room for (`swung` less
+        those that take what fits), with the longest each stayed down."""
+        return {ident: off for ident, off in self.swung.items() if ident not in self.capped}
+
+    def capped_room(self, sizes: Mapping[ProcessIdentity, float]) -> float:
+        """What the swingers that take what fits hold now above their troughs: room
+        the growth takes from their next swings, not from the GPU."""
+        return sum(
+            max(0.0, sizes[ident] - self.troughs[ident])
+            for ident in self.capped
+            if ident in sizes and ident in self.troughs
+        )
+
+    def topped(self, ident: ProcessIdentity, used: float, tolerance: float) -> None:
+        """A swinger took again less than it gave, with the GPU at `used`. Where such
+        tops meet the GPU at its highest used so far (to `tolerance`) `CAPPED_TOPS`
+        times, the process takes what fits (a batch sized to the free memory, a cache
+        that gives way): its swings shrink as the growth takes room, and the GPU fails
+        when the growth has taken it all, not at its next swing. Tops count from the
+        newest highest (the tops before it were not at the limit); once the room is
+        nearly gone, a swinger taking what fits takes its least, and the GPU's used
+        climbs past its old highest with the growth. (A swinger taking again all it
+        gave swings again: `_aside`.)"""
+        if used > self.ceiling + tolerance:
+            self.ceiling = used
+            self.at_ceiling = {ident: 1}
+            return
+        if used < self.ceiling - tolerance:
+            return
+        self.ceiling = max(self.ceiling, used)
+        self.at_ceiling[ident] = self.at_ceiling.get(ident, 0) + 1
+        if self.at_ceiling[ident] >= CAPPED_TOPS:
+            self.capped.add(ident)
 
     def trend_beside(self, rise: float) -> bool:
         """Is this growth a trend next to one `rise` (a fresh process's first)?"""
@@ -1544,7 +1590,7 @@ class OOMPredictor:
         for ident, m in moves.items():
             if abs(m) >= swing:
                 self._cycles.setdefault(ident, _Cycle()).moved(t, m)
-        swings, loads = self._aside(t, sizes, moves, swing)
+        swings, loads = self._aside(t, sizes, moves, swing, used, total)
         if self._episode is None:
             swings += self._outside(t, sizes, moves, swing)
         appeared += loads
@@ -1575,9 +1621,12 @@ class OOMPredictor:
             self._history.popleft()
         peak = max(v for _, v in self._window)
         floor = min(v for _, v in self._window)
-        held = self._episode.held_for_swings() if self._episode is not None else 0.0
-        headroom = max(0.0, free - held - (peak - level))
-        past = max(0.0, held + (peak - level) - free)  # taken beyond it: swings' room
+        held, spare = 0.0, 0.0
+        if self._episode is not None:
+            held = self._episode.held_for_swings()
+            spare = self._episode.capped_room(sizes)
+        headroom = max(0.0, free + spare - held - (peak - level))
+        past = max(0.0, held + (peak - level) - free - spare)  # taken beyond it: swings' room
         prev = self._prev
         self._prev = (t, peak, headroom, floor, level)
         if prev is None:
@@ -1646,6 +1695,8 @@ class OOMPredictor:
         sizes: Mapping[ProcessIdentity, float],
         moves: Mapping[ProcessIdentity, float],
         swing: float,
+        used: float,
+        total: float,
     ) -> tuple[float, float]:
         """Bytes by which processes that took no part in the growth (`moved` holds
         those that did) moved this sample, which the growth's series leaves out: what
@@ -1661,7 +1712,8 @@ class OOMPredictor:
           the longest it stayed down): from then on what it gives back is no room
           for the growth (`held_for_swings`). Such a swinger that takes all it gave
           and a little more (a batch topping its highest within `_retaken`'s slack)
-          still swings while another process grows: its next fall is held too.
+          still swings while another process grows: its next fall is held too. One
+          whose tops take what fits (`_Episode.topped`) swings by room of the growth.
         - A process not yet known to swing that falls by a swing to below the size
           it had at the onset (which caught it at a batch's top) swung: its fall is
           set aside as `swings_back`'s is.
@@ -1705,6 +1757,11 @@ class OOMPredictor:
                 ep.held[ident] = max(0.0, held - take)
                 ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, take - held)
                 ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
+                if take < held - NOISE_BYTES:
+                    tolerance = max(CAP_TOLERANCE_SHARE * total, ep.step_rate() * self._interval())
+                    ep.topped(ident, used, tolerance)
+                else:
+                    ep.capped.discard(ident)
                 moves[ident] = m - take
                 again += take
         step = sum(m for m in moves.values() if m > NOISE_BYTES)
@@ -1728,6 +1785,7 @@ class OOMPredictor:
                         self._reread(ep, ident, self._sizes[ident])
                     ep.given_t[ident] = t
                 ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
+                ep.troughs[ident] = sizes[ident]
                 given += abs(m)
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
@@ -2157,7 +2215,7 @@ class OOMPredictor:
         # Memory the growers reserved but have not allocated is handed out to them
         # before the GPU has to give more (deep mode); split blocks may not fit, so
         # the fast end counts only the rest.
-        if ep.swung and slow > 0:
+        if ep.swinging() and slow > 0:
             # The room left beside swinging processes is what their swings leave: the
             # GPU fails at a swing up after the growth has taken that (`_at_swing`).
             low, high = self._at_swing(
@@ -2167,7 +2225,7 @@ class OOMPredictor:
                 dt,
             )
         else:
-            off = max(ep.swung.values(), default=0.0)  # (none, unless no slow rate)
+            off = max(ep.swinging().values(), default=0.0)  # (none, unless no slow rate)
             low, high = max(0.0, crossing(usable, True)), max(0.0, crossing(slack, False)) + off
 
         pi = min(1.0, max(0.0, s.leak_prior))
@@ -2273,12 +2331,13 @@ class OOMPredictor:
         they rest. Where a rhythm is not known, one rests longer than it ever has, or
         more swing than `MAX_SCHEDULED` do, the slow end reaches as far past the
         crossing as any stayed down (`off`)."""
-        off = max(ep.swung.values())
+        swinging = ep.swinging()
+        off = max(swinging.values())
         fallback = max(0.0, crossing(0.0, True)), max(0.0, crossing(0.0, False)) + off
-        if len(ep.swung) > MAX_SCHEDULED:
+        if len(swinging) > MAX_SCHEDULED:
             return fallback
         swings: list[tuple[_Cycle, float]] = []
-        for ident in ep.swung:
+        for ident in swinging:
             cycle = self._cycles.get(ident)
             if cycle is None:
                 return fallback
