@@ -155,6 +155,9 @@ A prediction is shown from `min_confidence` on, and one whose earliest failure i
 minutes off needs more (`_needed_confidence`): it can wait a few samples for its
 rate at almost no cost in lead, while the first rises of a slow, noisy leak overstate
 it.
+None is shown for growth under `FLASH_S` old that would fill the GPU sooner than it
+has grown: a burst that took most of the room at once (a first batch, weights copied
+in), or a leak too fast for any warning to help.
 
 `min_sustained_samples` therefore sets how fast confidence builds rather than a
 hard wait: a hard wait of 10 samples at 1 Hz leaves the alert at most ~0.85 of
@@ -222,6 +225,7 @@ FRESH_VS_BEFORE = 0.2  # growth before a fresh process's first rise under this s
 CONTEXT_BYTES = 600 * MB  # about what a CUDA context costs (0.5 GB on an H100)
 FRESH_ARRIVAL_RISES = 6.0  # a fresh start came with at most this many of its rises beyond that
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
+FLASH_S = 5.0  # growth this young that would fill the GPU sooner than it grew: a burst
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
 FIRST_GAP_TOLERANCE_S = 10.0  # before gaps are known, a pause this long still continues
 STALL_RHYTHM_GAPS = 8  # with this many regular gaps known, a longer one in progress ...
@@ -2296,6 +2300,11 @@ class OOMPredictor:
             deep_slack_bytes=slack,
         )
         if confidence < self._needed_confidence(low):
+            return None
+        if dur <= FLASH_S and high < dur:
+            # Growth under FLASH_S old that would fill the GPU sooner than it has grown
+            # took most of the room at once: a load's burst (a process's first batch,
+            # weights copied in), or a leak too fast for any warning to help.
             return None
         capped = low >= HORIZON_S
         if capped:
