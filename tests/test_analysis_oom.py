@@ -1113,3 +1113,30 @@ def test_a_burst_that_would_fill_the_gpu_sooner_than_it_grew_is_no_warning() -> 
         preds.append(p.update(i / 1.5, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ()))
     assert p.evidence is not None and p.evidence.rises == 3  # it was read as growth ...
     assert not any(isinstance(x, OOMPrediction) and x.alert for x in preds)  # ... no warning
+
+
+def test_a_swinger_is_held_at_its_highest_batch_from_its_first_fall() -> None:
+    """A batch process beside a 75 GB ballast tops 5.3, 5.6, 6.5 and 6.0 GB every 2 s
+    (1.64 GB between), then 4.5-4.7 GB; a 90 MB/s leak starts beside it at t=16. Its
+    fall from 6.0 GB at t=18 is the first held for it, once the leak grew: held there,
+    the 6.5 GB batch at t=15 stayed the envelope's peak, and the leak's rise showed only
+    once it had climbed past it, at t=24. Held at its highest over the envelope's span,
+    the peak fails at its batch as big as that one: the alert stands from t=18 on."""
+    p = OOMPredictor()
+    tops = {11: 5.3, 13: 5.6, 15: 6.5, 17: 6.0}
+    alerts = []
+    for i in range(60):
+        t = float(i)
+        procs = [GPUProcess(pid=1, starttime=1, used_bytes=75 * GB)]
+        if t >= 10:
+            top = tops.get(i, 4.5 + 0.1 * ((i // 2) % 3))
+            size = top if i % 2 else 1.64
+            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size * GB)))
+        if t >= 16:
+            leaked = int(0.68 * GB + 90 * MB * (t - 16))
+            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=leaked))
+        used = sum(q.used_bytes or 0 for q in procs)
+        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+        if isinstance(pred, OOMPrediction) and pred.alert:
+            alerts.append(t)
+    assert alerts == [float(i) for i in range(18, 60)]

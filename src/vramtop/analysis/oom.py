@@ -1711,8 +1711,10 @@ class OOMPredictor:
           sample after NVML first listed the process), is set aside as an arrival is:
           the room shrinks and the growth goes on at its own rate.
         - Memory such a process gives back is kept in `_Episode.held` and the series
-          stays where it was. Until the process takes it again it is room; taken
-          again, it is set aside once more, and the process swings (`swung`, with
+          stays where it was (from its first fall, at its highest over the envelope's
+          span: a bigger batch before that one set the peak the growth must pass).
+          Until the process takes it again it is room; taken again, it is set aside
+          once more, and the process swings (`swung`, with
           the longest it stayed down): from then on what it gives back is no room
           for the growth (`held_for_swings`). Such a swinger that takes all it gave
           and a little more (a batch topping its highest within `_retaken`'s slack)
@@ -1784,13 +1786,21 @@ class OOMPredictor:
                 or (ident in ep.swung and ident not in ep.moved and bool(ep.moved))
                 or not ep.grew(ident, self._sizes[ident] + ep.held.get(ident, 0.0))
             ):
+                fell = abs(m)
                 if ep.held.get(ident, 0.0) <= 0.0:
                     if ident not in ep.given_t and ident not in ep.aside:
-                        self._reread(ep, ident, self._sizes[ident])
+                        # Its first fall: held at its highest over the envelope's
+                        # span, where a bigger batch than this one set the peak.
+                        top = max(
+                            [self._sizes[ident]]
+                            + [sz[ident] for _, sz, _ in self._history if ident in sz]
+                        )
+                        self._reread(ep, ident, top)
+                        fell += top - self._sizes[ident]
                     ep.given_t[ident] = t
-                ep.held[ident] = ep.held.get(ident, 0.0) + abs(m)
+                ep.held[ident] = ep.held.get(ident, 0.0) + fell
                 ep.troughs[ident] = sizes[ident]
-                given += abs(m)
+                given += fell
             elif abs(m) > NOISE_BYTES:
                 ep.moved.add(ident)
         return again - given, step if load else 0.0
