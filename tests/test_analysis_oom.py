@@ -1140,3 +1140,28 @@ def test_a_swinger_is_held_at_its_highest_batch_from_its_first_fall() -> None:
         if isinstance(pred, OOMPrediction) and pred.alert:
             alerts.append(t)
     assert alerts == [float(i) for i in range(18, 60)]
+
+
+def test_a_big_step_of_irregular_steps_keeps_the_warning_and_shortens_it() -> None:
+    """Irregular allocator steps of 0.2-0.9 GB beside a 75 GB ballast make a trend by
+    t=17; at t=24 a step of 2 GB comes, a quarter of the room and far above the typical
+    step. As an allocation event it started the picture afresh and withdrew the warning
+    for 5 s, just as the risk rose; in a growth of such uneven steps it is one of its
+    steps: the warning stands, and the time left shortens."""
+    steps = {14: 0.3, 15: 0.9, 17: 0.2, 18: 0.5, 20: 0.25, 21: 0.8, 23: 0.3, 24: 2.0}
+    steps |= {26: 0.4, 27: 0.3, 29: 0.7, 30: 0.2, 32: 0.5, 33: 0.3}
+    p = OOMPredictor()
+    size = 0.8
+    preds = []
+    for i in range(36):
+        procs = [GPUProcess(pid=1, starttime=1, used_bytes=75 * GB)]
+        if i >= 12:
+            size += steps.get(i, 0.0)
+            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size * GB)))
+        used = sum(q.used_bytes or 0 for q in procs)
+        preds.append(p.update(float(i), _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ()))
+    assert all(isinstance(x, OOMPrediction) and x.alert for x in preds[17:])
+    before, after = preds[23], preds[24]
+    assert isinstance(before, OOMPrediction) and isinstance(after, OOMPrediction)
+    assert after.seconds_low < before.seconds_low - 4
+    assert after.seconds_high < before.seconds_high - 8

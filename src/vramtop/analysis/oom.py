@@ -173,7 +173,9 @@ A process that took part in the growth leaving and freeing memory starts the
 picture afresh; one that did not (a bystander of known size) leaves its memory as
 room for the same growth, whose evidence stands; a single rise
 that takes a large share of the headroom is an allocation event (a load, a
-pre-allocation, a bigger batch), not a trend. Everything is measured in
+pre-allocation, a bigger batch), not a trend, except in a trend of irregular steps,
+which make such a step now and then: its room is gone, the trend goes on
+(`_jump_beside_trend`). Everything is measured in
 seconds and bytes, so the same recording gives much the same warnings at 0.5 s
 or 2 s refresh; sample counts matter only where evidence is counted.
 
@@ -1612,6 +1614,9 @@ class OOMPredictor:
         if self._prev is not None:
             self._dts.append(t - self._prev[0])
         dt = self._interval()
+        jump = self._jump_beside_trend(t, level, dt)
+        self._offset += jump
+        level -= jump
 
         span = max(ENVELOPE_S, 2.5 * dt)
         self._window.append((t, level))
@@ -1675,6 +1680,28 @@ class OOMPredictor:
                 # straight into a leak, or after a pause the episode bridged.
                 ep.rebase(last.start_t)
         return self._predict(ep, t, peak, headroom, past, total, dt, process_phases)
+
+    def _jump_beside_trend(self, t: float, level: float, dt: float) -> float:
+        """Bytes to set aside of a rise to `level` that is one allocation (a large share
+        of the headroom, far above the growth's typical rise: `_allocation_event`) in a
+        growth of irregular steps (sizes varying more than `STALL_UNEVEN_CV2`) that
+        already made a trend: such steps make a rise that big now and then. The room
+        shrinks and the trend goes on, at greater risk, keeping a rise as big as the
+        biggest it counts (`RISE_CAP_VS_MEDIAN` medians). Elsewhere such a rise starts
+        the picture afresh (a load, then what grows after it; a burst on a steady leak,
+        which falls back)."""
+        ep = self._episode
+        if ep is None or not ep.trended or self._prev is None:
+            return 0.0
+        if _cv2_classic([size for _, size in ep.rises[-CV_ARRIVALS:]]) <= STALL_UNEVEN_CV2:
+            return 0.0
+        _, ppeak, phead, _, _ = self._prev
+        rise = level - ppeak
+        if not _allocation_event(t, rise, phead, ep, dt):
+            return 0.0
+        aside = rise - min(rise, RISE_CAP_VS_MEDIAN * ep.median_rise())
+        ep.headroom0 = max(0.0, ep.headroom0 - aside)
+        return aside
 
     def _note_stops(
         self, sizes: Mapping[ProcessIdentity, float], moves: Mapping[ProcessIdentity, float]
