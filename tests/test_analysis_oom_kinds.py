@@ -679,17 +679,19 @@ def test_a_young_growth_stopping_within_a_sample_clears_by_the_second_flat_one()
 
 
 def test_a_pause_longer_than_the_predicted_failure_is_not_a_rest() -> None:
-    """2 GB a second into 9 GB of room, stopping at t=14 with 1 GB left: had it gone
-    on, the GPU would have been full within a second, so a pause is a stop (a load),
-    not a leak's rest: the alert clears at the second flat sample, as before a rhythm
-    is known (a rest of two samples would hold it)."""
+    """2 GB a second into 13 GB of room, stopping at t=16 with 0.5 GB left: had it
+    gone on, the GPU would have been full within a second, so a pause is a stop (a
+    load), not a leak's rest: the alert clears at the second flat sample, as before a
+    rhythm is known (a rest of two samples would hold it). (The same growth stopping
+    4 s in, into 9 GB, warns not at all: under `FLASH_S` old, it would have filled the
+    GPU sooner than it had grown.)"""
 
     def procs(t: float) -> dict[int, float]:
-        return {1: TOTAL - 9 * GB, 2: 0.5 * GB + 2 * GB * min(max(0.0, t - 10), 4.0)}
+        return {1: TOTAL - 13 * GB, 2: 0.5 * GB + 2 * GB * min(max(0.0, t - 10), 6.0)}
 
     by_t = _by_time(_series(30, 1.0, procs))
-    assert by_t[14.0] is not None and by_t[14.0].alert
-    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 16.0)
+    assert by_t[16.0] is not None and by_t[16.0].alert
+    assert all(x is None or not x.alert for t, x in by_t.items() if t >= 18.0)
 
 
 def test_recurring_rests_are_the_rhythm_the_range_follows() -> None:
