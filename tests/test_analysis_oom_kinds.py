@@ -657,7 +657,7 @@ def test_a_stop_after_a_young_growth_still_clears_within_four_samples() -> None:
 
 def test_a_young_growth_stopping_within_a_sample_clears_by_the_second_flat_one() -> None:
     """500 MB/s from t=12 that stops at t=26.9, 4 GB short of full, seen every 2 s (as
-    open/fast_growth_stops at 0.5 Hz): seven rises of 1 GB a sample, 14 s of them, too
+    fast_growth_stops at 0.5 Hz): seven rises of 1 GB a sample, 14 s of them, too
     few to be a known rhythm, then one of 0.45 GB at t=28, then flat. The short rise
     says the growth stopped within its interval, so the pause runs from the rise before
     it: no alert stands 5 s after the stop (one stood at t=32, 5.1 s after). A growth
