@@ -595,6 +595,7 @@ class _Episode:
     ceiling: float = 0.0  # the GPU's highest used at a swinger's top (`_Episode.topped`)
     at_ceiling: dict[ProcessIdentity, int] = field(default_factory=dict)  # ... its tops there
     capped: set[ProcessIdentity] = field(default_factory=set)  # swingers taking what fits
+    least: dict[ProcessIdentity, float] = field(default_factory=dict)  # ... the least they take
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     # ... and each one's process sizes, by time (`_reread`)
     before_sizes: dict[float, Mapping[ProcessIdentity, float]] = field(default_factory=dict)
@@ -717,7 +718,7 @@ class _Episode:
             if ident in sizes and ident in self.troughs
         )
 
-    def topped(self, ident: ProcessIdentity, used: float, tolerance: float) -> None:
+    def topped(self, ident: ProcessIdentity, used: float, tolerance: float, swing: float) -> None:
         """A swinger took again less than it gave, with the GPU at `used`. Where such
         tops meet the GPU at its highest used so far (to `tolerance`) `CAPPED_TOPS`
         times, the process takes what fits (a batch sized to the free memory, a cache
@@ -725,9 +726,12 @@ class _Episode:
         when the growth has taken it all, not at its next swing. Tops count from the
         newest highest (the tops before it were not at the limit); once the room is
         nearly gone, a swinger taking what fits takes its least, and the GPU's used
-        climbs past its old highest with the growth. (A swinger taking again all it
-        gave swings again: `_aside`.)"""
+        climbs past its old highest with the growth: its `swing` then is the least it
+        takes (`least`), which the GPU must still find room for. (A swinger taking
+        again all it gave swings again: `_aside`.)"""
         if used > self.ceiling + tolerance:
+            if ident in self.capped:
+                self.least[ident] = min(self.least.get(ident, swing), swing)
             self.ceiling = used
             self.at_ceiling = {ident: 1}
             return
@@ -1792,7 +1796,7 @@ class OOMPredictor:
                 ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
                 if take < held - NOISE_BYTES:
                     tolerance = max(CAP_TOLERANCE_SHARE * total, ep.step_rate() * self._interval())
-                    ep.topped(ident, used, tolerance)
+                    ep.topped(ident, used, tolerance, take)
                 else:
                     ep.capped.discard(ident)
                 moves[ident] = m - take
@@ -2244,9 +2248,15 @@ class OOMPredictor:
         room = headroom + rr.overshoot
         rhythm = rr.rhythm
 
+        # Swingers taking what fits still take their least (`_Episode.topped`): at the
+        # fast end, that is room the growth cannot have.
+        least = sum(v for ident, v in ep.least.items() if ident in ep.capped)
+
         def crossing(more: float, early: bool) -> float:
             """Seconds until the growth has taken the room and `more` (before now
             where negative), at the fast end or the slow end."""
+            if early:
+                more -= least
             if rhythm is not None:
                 return rhythm.reaches(t, room + more, dt, early) + rr.delay
             if early:
