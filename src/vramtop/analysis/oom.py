@@ -702,7 +702,14 @@ class _Episode:
         since: they swing, and their next swing takes it once more (no room for the
         growth). What a process gave back once and never took again is room, and so
         is what those that take what fits (`capped`) swing by."""
-        return sum(v for ident, v in self.held.items() if ident in self.swinging())
+        swinging = self.swinging()
+        return sum(v for ident, v in self.held.items() if ident in swinging)
+
+    def forget(self, ident: ProcessIdentity) -> None:
+        """A process that took no part in the growth left: nothing is held for it."""
+        for kept in (self.held, self.swung, self.troughs, self.at_ceiling, self.least):
+            kept.pop(ident, None)
+        self.capped.discard(ident)
 
     def swinging(self) -> dict[ProcessIdentity, float]:
         """The swingers whose swings the growth must leave room for (`swung` less
@@ -1576,8 +1583,7 @@ class OOMPredictor:
                 if ep is not None:
                     ep.headroom0 += sum(departed.values())
                     for ident in departed:
-                        ep.held.pop(ident, None)
-                        ep.swung.pop(ident, None)
+                        ep.forget(ident)
         elif dropped:
             # A process that grew left (or one of unknown size) and took its memory with
             # it: the picture starts afresh.
