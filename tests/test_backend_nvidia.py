@@ -216,8 +216,8 @@ def test_close_is_idempotent_and_sample_needs_open() -> None:
     assert fake.initialized == 0
 
 
-def test_cli_once_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
-    """`vramtop --once` where nvmlInit raises LibraryNotFound: one line, exit 2."""
+def _without_gpu(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m vramtop ARGS` where nvmlInit raises LibraryNotFound."""
     (tmp_path / "sitecustomize.py").write_text(
         textwrap.dedent(
             f"""
@@ -231,13 +231,16 @@ def test_cli_once_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
         )
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(SRC_DIR)]))
-    result = subprocess.run(
-        [sys.executable, "-m", "vramtop", "--once"],
+    return subprocess.run(
+        [sys.executable, "-m", "vramtop", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
+
+
+def _one_line_no_gpu(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -247,6 +250,19 @@ def test_cli_once_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
     )
     assert "NVML Shared Library Not Found" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_cli_once_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
+    """`vramtop --once` where nvmlInit raises LibraryNotFound: one line, exit 2."""
+    _one_line_no_gpu(_without_gpu(tmp_path, "--once"))
+
+
+def test_record_without_gpu_is_one_line_and_no_file(tmp_path: Path) -> None:
+    """`vramtop record FILE` without a GPU says only that (not that it is recording
+    first), exits 2 and leaves no file."""
+    out = tmp_path / "rec.jsonl"
+    _one_line_no_gpu(_without_gpu(tmp_path, "record", str(out)))
+    assert not out.exists()
 
 
 # --- memory and sensors -------------------------------------------------------------

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -50,8 +51,10 @@ def record(
     duration_s: float | None,
     stop: threading.Event,
     meta: dict[str, object] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> int:
-    """Record until `stop` is set or `duration_s` passes; returns the number of samples."""
+    """Record until `stop` is set or `duration_s` passes; returns the number of samples.
+    `on_start` is called once the first sample is written (the GPU answered)."""
     info = backend.open()
     try:
         first = backend.sample()
@@ -70,6 +73,8 @@ def record(
                 )
             )
             writer.write(trace.sample_dict(first, 0.0))
+            if on_start is not None:
+                on_start()
             count = 1
             next_due = start_mono + interval_s
             while not stop.is_set():
@@ -109,9 +114,19 @@ def run(args: argparse.Namespace) -> int:
     if args.expected:
         meta["expected"] = args.expected
     backend = live_backend(build_enricher(load_config(args).config))
-    print(f"vramtop: recording to {path} every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
+
+    def started() -> None:
+        note = f"vramtop: recording to {path} every {args.interval:g}s; Ctrl-C stops"
+        print(note, file=sys.stderr)
+
     n = record(
-        backend, path, interval_s=args.interval, duration_s=args.duration, stop=stop, meta=meta
+        backend,
+        path,
+        interval_s=args.interval,
+        duration_s=args.duration,
+        stop=stop,
+        meta=meta,
+        on_start=started,
     )
     print(f"vramtop: wrote {n} samples to {path}", file=sys.stderr)
     return 0
