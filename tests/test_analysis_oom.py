@@ -478,6 +478,16 @@ def _first_prediction_t(series: list[tuple[float, float]], settings: OOMSettings
     return None
 
 
+def _processes_at(
+    p: OOMPredictor, t: float, sizes: dict[int, float], accounting: float = 0.0
+) -> object:
+    """One sample of processes (pid: bytes) on the 85 GB test GPU, whose used memory is
+    their sum and `accounting` more; the prediction it gives."""
+    procs = tuple(GPUProcess(pid=pid, starttime=pid, used_bytes=int(v)) for pid, v in sizes.items())
+    used = accounting + sum(sizes.values())
+    return p.update(t, _device(used, procs=procs), STABLE_UNKNOWN, ())
+
+
 def test_a_slow_leak_beyond_an_hour_is_capped() -> None:
     series = _leak(2 * MB, 10, 200, base=75 * GB)  # 10 GB left at 2 MB/s: ~80 min
     preds = [x for x in _feed(OOMPredictor(), series) if x is not None]
@@ -1039,19 +1049,16 @@ def test_a_small_rise_as_a_process_arrives_is_no_growth() -> None:
     alerts = []
     for i in range(110):
         t = i / 2
-        procs = []
+        sizes: dict[int, float] = {}
         if t >= 5:
-            procs.append(GPUProcess(pid=1, starttime=1, used_bytes=75 * GB))
+            sizes[1] = 75 * GB
         if t >= 12:
             k, into = divmod(t - 12.5, 2)
-            size = 20 * MB if t == 12 else (tops[int(k)] if into < 1 else 1.64) * GB
-            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size)))
+            sizes[2] = 20 * MB if t == 12 else (tops[int(k)] if into < 1 else 1.64) * GB
         if t >= 20:
-            leaked = int(0.68 * GB + 90 * MB * (t - 20))
-            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=leaked))
+            sizes[3] = 0.68 * GB + 90 * MB * (t - 20)
         accounting = (3 if t >= 4.5 else 0) + 6 * sum(t >= s for s in (12, 20))
-        used = accounting * MB + sum(q.used_bytes or 0 for q in procs)
-        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+        pred = _processes_at(p, t, sizes, accounting * MB)
         if isinstance(pred, OOMPrediction) and pred.alert:
             alerts.append(t)
     assert [a for a in alerts if a >= 24] == [24 + i / 2 for i in range(62)]
@@ -1070,14 +1077,8 @@ def _leak_beside_batches_that_fit() -> list[tuple[float, float, object]]:
         leak = 0.68 * GB + 90 * MB * (t - 20) if t >= 20 else 0.0
         floor = 75 * GB + 1.6 * GB + leak
         batch = max(0.1 * GB, min(rng.uniform(1, 5) * GB, 84 * GB - floor)) if i % 2 == 0 else 0
-        procs = [
-            GPUProcess(pid=1, starttime=1, used_bytes=75 * GB),
-            GPUProcess(pid=2, starttime=2, used_bytes=int(1.6 * GB + batch)),
-        ]
-        if t >= 20:
-            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=int(leak)))
-        used = sum(q.used_bytes or 0 for q in procs)
-        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+        sizes = {1: 75 * GB, 2: 1.6 * GB + batch} | ({3: leak} if t >= 20 else {})
+        pred = _processes_at(p, t, sizes)
         out.append((t, (85 * GB - 77.38 * GB) / (90 * MB) + 20 - t, pred))
     return out
 
@@ -1111,11 +1112,8 @@ def test_a_burst_that_would_fill_the_gpu_sooner_than_it_grew_is_no_warning() -> 
     sizes = [None] * 10 + [0.01, 1.64, 4.27, 6.25, 3.14, 2.67, 1.64, 1.64]
     preds = []
     for i, size in enumerate(sizes):
-        procs = [GPUProcess(pid=1, starttime=1, used_bytes=int(76.76 * GB))]
-        if size is not None:
-            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size * GB)))
-        used = sum(q.used_bytes or 0 for q in procs)
-        preds.append(p.update(i / 1.5, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ()))
+        batches = {2: size * GB} if size is not None else {}
+        preds.append(_processes_at(p, i / 1.5, {1: 76.76 * GB} | batches))
     assert p.evidence is not None and p.evidence.rises == 3  # it was read as growth ...
     assert not any(isinstance(x, OOMPrediction) and x.alert for x in preds)  # ... no warning
 
@@ -1132,16 +1130,13 @@ def test_a_swinger_is_held_at_its_highest_batch_from_its_first_fall() -> None:
     alerts = []
     for i in range(60):
         t = float(i)
-        procs = [GPUProcess(pid=1, starttime=1, used_bytes=75 * GB)]
+        sizes = {1: 75 * GB}
         if t >= 10:
             top = tops.get(i, 4.5 + 0.1 * ((i // 2) % 3))
-            size = top if i % 2 else 1.64
-            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size * GB)))
+            sizes[2] = (top if i % 2 else 1.64) * GB
         if t >= 16:
-            leaked = int(0.68 * GB + 90 * MB * (t - 16))
-            procs.append(GPUProcess(pid=3, starttime=3, used_bytes=leaked))
-        used = sum(q.used_bytes or 0 for q in procs)
-        pred = p.update(t, _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ())
+            sizes[3] = 0.68 * GB + 90 * MB * (t - 16)
+        pred = _processes_at(p, t, sizes)
         if isinstance(pred, OOMPrediction) and pred.alert:
             alerts.append(t)
     assert alerts == [float(i) for i in range(18, 60)]
@@ -1159,12 +1154,8 @@ def test_a_big_step_of_irregular_steps_keeps_the_warning_and_shortens_it() -> No
     size = 0.8
     preds = []
     for i in range(36):
-        procs = [GPUProcess(pid=1, starttime=1, used_bytes=75 * GB)]
-        if i >= 12:
-            size += steps.get(i, 0.0)
-            procs.append(GPUProcess(pid=2, starttime=2, used_bytes=int(size * GB)))
-        used = sum(q.used_bytes or 0 for q in procs)
-        preds.append(p.update(float(i), _device(used, procs=tuple(procs)), STABLE_UNKNOWN, ()))
+        size += steps.get(i, 0.0)
+        preds.append(_processes_at(p, float(i), {1: 75 * GB} | ({2: size * GB} if i >= 12 else {})))
     assert all(isinstance(x, OOMPrediction) and x.alert for x in preds[17:])
     before, after = preds[23], preds[24]
     assert isinstance(before, OOMPrediction) and isinstance(after, OOMPrediction)
