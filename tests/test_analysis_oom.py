@@ -558,21 +558,14 @@ def test_a_process_leaving_resets_the_picture() -> None:
 def _leak_beside_a_bystander(leaves: str) -> list[object]:
     """A 150 MB/s leak beside a 66 GB ballast and a 4 GB bystander; at t=30 one of the
     two processes (known sizes) leaves and takes its memory with it."""
+    pids = {"ballast": 1, "bystander": 2, "leaker": 3}
     p = OOMPredictor()
     preds = []
     for t in range(60):
-        leaked = 150 * MB * max(0, t - 5)
-        procs = {
-            "ballast": GPUProcess(pid=1, starttime=1, used_bytes=66 * GB),
-            "bystander": GPUProcess(pid=2, starttime=2, used_bytes=4 * GB),
-            "leaker": GPUProcess(pid=3, starttime=3, used_bytes=int(1 * GB + leaked)),
-        }
+        sizes = {1: 66 * GB, 2: 4 * GB, 3: 1 * GB + 150 * MB * max(0, t - 5)}
         if t >= 30:
-            del procs[leaves]
-        used = sum(q.used_bytes or 0 for q in procs.values())
-        preds.append(
-            p.update(float(t), _device(used, procs=tuple(procs.values())), STABLE_UNKNOWN, ())
-        )
+            del sizes[pids[leaves]]
+        preds.append(_processes_at(p, float(t), sizes))
     return preds
 
 

@@ -1703,11 +1703,11 @@ class OOMPredictor:
         ep = self._episode
         if ep is None or not ep.trended or self._prev is None:
             return 0.0
-        if _cv2_classic([size for _, size in ep.rises[-CV_ARRIVALS:]]) <= STALL_UNEVEN_CV2:
-            return 0.0
         _, ppeak, phead, _, _ = self._prev
         rise = level - ppeak
         if not _allocation_event(t, rise, phead, ep, dt):
+            return 0.0
+        if _cv2_classic([size for _, size in ep.rises[-CV_ARRIVALS:]]) <= STALL_UNEVEN_CV2:
             return 0.0
         aside = rise - min(rise, RISE_CAP_VS_MEDIAN * ep.median_rise())
         ep.headroom0 = max(0.0, ep.headroom0 - aside)
