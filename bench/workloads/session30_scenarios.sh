@@ -20,9 +20,9 @@ s30_two_leakers_staggered() { # 60 MB/s, and from 15 s later 120 MB/s beside it;
   wait_for_event "$1" oom 150
   sleep 1
 }
-s30_train_leak_mid() { # an MLP of 4 layers of 4096 training on batches of 512-1536 every 0.25 s, keeping its outputs; 9 GB left
-  bg "$1" $WL ballast --leave-gb 9 --hold 300; wait_for_event "$1" ballast 60; sleep 2
-  timeout 150 $WL train-leak --width 4096 --layers 4 --batch 1024 --batch-jitter 0.5 --period 0.25 \
+s30_train_leak_mid() { # an MLP of 2 layers of 8192 training on batches of 307-1229 every 0.2 s, keeping its outputs (~125 MB/s); 10 GB left
+  bg "$1" $WL ballast --leave-gb 10 --hold 300; wait_for_event "$1" ballast 60; sleep 2
+  timeout 150 $WL train-leak --width 8192 --layers 2 --batch 768 --batch-jitter 0.6 --period 0.2 \
     --seed 306 >>"$1"
 }
 s30_bursts_4s_on_leak() { # 3 GB bursts every 4 s (held 30% of it) on a 70 MB/s leak; 8 GB left
