@@ -660,6 +660,45 @@ def test_a_stop_after_a_young_growth_still_clears_within_five_samples() -> None:
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 19.0)
 
 
+def _stop_go_rest(rest: float) -> Callable[[float], dict[int, float]]:
+    """220 MB/s for 5 s, then `rest` s still, again and again, from t=10, beside a
+    ballast leaving 7 GB."""
+
+    def procs(t: float) -> dict[int, float]:
+        k, into = divmod(max(0.0, t - 10), 5.0 + rest)
+        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * (5 * k + min(into, 5.0))}
+
+    return procs
+
+
+def test_a_young_leak_resting_four_flat_samples_keeps_its_warning() -> None:
+    """At 1 Hz a run of five rises, then a rest of 4.5 s (its last rise at t=15, four
+    flat samples, the next rise at 20): the sample at 19 and the one to come span 5 s
+    from the sample before the last rise, within what the measure forgives after a
+    stop, so the alert stands through the rest (as stop_go_rest5's does since session
+    21; it cleared at 19 before)."""
+    by_t = _by_time(_series(40, 1.0, _stop_go_rest(4.5)))
+    first = min(t for t, x in by_t.items() if x is not None and x.alert)
+    assert first <= 13.0
+    assert _alert_run(by_t, first, 40.0)
+
+
+@pytest.mark.parametrize("dt", [0.25, 0.5, 2 / 3, 1.0, 1.5, 2.0])
+@pytest.mark.parametrize("phase", [0.05, 0.35, 0.65, 0.95])
+def test_a_stop_clears_within_five_seconds_at_any_refresh(dt: float, phase: float) -> None:
+    """Growth that stops anywhere between two samples: no alert stands more than 5 s
+    after the stop (the measure's grace after a plateau), whatever the refresh."""
+    stop = 20.0 + phase * dt
+
+    def procs(t: float) -> dict[int, float]:
+        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * min(max(0.0, t - 10), stop - 10)}
+
+    by_t = _by_time(_series(40, dt, procs))
+    assert any(x is not None and x.alert for x in by_t.values())
+    late = [t for t, x in by_t.items() if x is not None and x.alert and t > stop + 5.0]
+    assert not late
+
+
 def test_a_young_growth_stopping_within_a_sample_clears_by_the_second_flat_one() -> None:
     """500 MB/s from t=12 that stops at t=26.9, 4 GB short of full, seen every 2 s (as
     fast_growth_stops at 0.5 Hz): seven rises of 1 GB a sample, 14 s of them, too
