@@ -188,12 +188,13 @@ def test_the_whole_target_holds_at_2hz() -> None:
 
 
 def test_half_hertz_keeps_its_lead() -> None:
-    """At 0.5 Hz: 0.854 lead ratio (a sample of 2 s costs more of a short run's lead), no
-    false alarm."""
+    """At 0.5 Hz: 0.869 lead ratio (a sample of 2 s costs more of a short run's lead;
+    0.854 until session 21, which lets a fresh start's rises be a larger share of the
+    room at a slow refresh), no false alarm."""
     scores = [s for tr in RECORDINGS for s in _scores(tr, 0.5)]
     summary = bench.summarize("vramtop", scores)
     assert summary.false_alarm_recordings == 0
-    assert summary.lead_ratio >= 0.85
+    assert summary.lead_ratio >= 0.86
 
 
 # --- rate independence ----------------------------------------------------------------------

@@ -1373,6 +1373,38 @@ def test_a_fresh_process_growing_at_once_warns_on_its_first_rise() -> None:
     assert p.evidence is not None and p.evidence.rate_bytes_per_s == 60 * MB
 
 
+def _fresh_leak_at_half_hertz(came: float) -> dict[float, OOMPrediction | None]:
+    """A process first seen at t=10 with `came` bytes, leaking 300 MB/s from then, beside
+    a ballast leaving 12 GB, seen every 2 s: each rise is 0.6 GB, 5-10% of the room."""
+
+    def procs(t: float) -> dict[int, float]:
+        d = {1: TOTAL - 12 * GB}
+        if t >= 10:
+            d[2] = came + 300 * MB * (t - 10)
+        return d
+
+    return _by_time(_series(40, 2.0, procs))
+
+
+def test_a_fresh_leak_at_half_hertz_warns_on_its_first_rise() -> None:
+    """A fresh start seen every 2 s: its rises of 0.6 GB are over 5% of the room, which
+    at 1 Hz only a load's steps are, but a steady leak that fills the room in 40 s rises
+    so much in a 2 s sample: the share is per second of the sample (up to two). It
+    warned with its third rise (t=16) before session 21."""
+    by_t = _fresh_leak_at_half_hertz(0.5 * GB)
+    first = min(t for t, x in by_t.items() if x is not None and x.alert)
+    assert first == 12.0
+
+
+def test_a_process_first_seen_with_its_model_is_no_fresh_start() -> None:
+    """The same leak first seen with 4.5 of its rises beyond a CUDA context (a model, or
+    a first batch, as var_batch_b's 6.6 GB at 0.7 Hz): it ran before it was seen, so its
+    first rise is no trend yet (it was, with up to six rises, until session 21)."""
+    by_t = _fresh_leak_at_half_hertz(0.5 * GB + 4.5 * 600 * MB)
+    first = min(t for t, x in by_t.items() if x is not None and x.alert)
+    assert first > 12.0
+
+
 def test_a_fresh_process_that_allocates_once_clears_at_the_next_flat_sample() -> None:
     samples = _arrival(14, 0.66 * GB, lambda d: 60 * MB * min(d, 1.0))
     _, preds = _run(samples)

@@ -96,7 +96,8 @@ two questions:
      trend on a *quiet* series (memory swung less before the onset than it has
      grown since; memory that only rose then did not swing), when each is a
      small share of the headroom (a few more such steps filling the GPU are
-     allocation events); on a swinging one they do only
+     allocation events; for a fresh start the share is per second of the sample,
+     up to two, as a steady leak's rise is); on a swinging one they do only
      if the swings climb (every burst a new high, the troughs rising with the
      peaks), and in big steps only if the bursts are also one size to NVML's
      granularity (`_steady_bursts`: a training step of one shape on a leak);
@@ -220,12 +221,19 @@ MIN_RISES = 2  # a slope needs two rises ...
 MIN_EFFECTIVE_RISES = 1.8  # ... of similar size
 TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series ...
 QUICK_TREND_SHARE = 0.05  # ... with rises under this share of the headroom each
+# (a fresh start's share grows with the sample's length up to 2 s: at 0.5 Hz a leak that
+# fills the room in 20-40 s rises 5-10% of it a sample; loads a 2 s sample catches in
+# rises that big come with their model, not as a fresh start; session 21)
 REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
 FRESH_VS_BEFORE = 0.2  # growth before a fresh process's first rise under this share of it
 CONTEXT_BYTES = 600 * MB  # about what a CUDA context costs (0.5 GB on an H100)
-FRESH_ARRIVAL_RISES = 6.0  # a fresh start came with at most this many of its rises beyond that
+FRESH_ARRIVAL_RISES = 4.0  # a fresh start came with at most this many of its rises beyond that
+# (6 until session 21: var_batch_b at 0.7 Hz, first seen with a 6.6 GB batch and then
+# 1.1 GB more, 5.4 rises, was a fresh start and with the share per second alarmed; at 4,
+# grower_stops_late and leaker_stops warn half a sample later at 2 Hz, and nothing else
+# moved at 0.1-2 Hz)
 RISE_CAP_VS_MEDIAN = 3.0  # rises are capped at this many medians when counting evidence
 FLASH_S = 5.0  # growth this young that would fill the GPU sooner than it grew: a burst
 BENIGN_S = 90.0  # duration scale of benign growth (loads): T(D) = 1 / (1 + D / BENIGN_S)
@@ -2573,7 +2581,8 @@ class OOMPredictor:
         if growth <= 0 or t <= ep.t0:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
-        if ep.median_rise() > QUICK_TREND_SHARE * headroom and not _steady_bursts(parsed):
+        share = QUICK_TREND_SHARE * (min(2.0, max(1.0, dt)) if ep.fresh else 1.0)
+        if ep.median_rise() > share * headroom and not _steady_bursts(parsed):
             return False  # a few more such steps fill the GPU: allocation events
         if not ep.swung_more_than(growth):
             return True
