@@ -221,9 +221,9 @@ MIN_RISES = 2  # a slope needs two rises ...
 MIN_EFFECTIVE_RISES = 1.8  # ... of similar size
 TREND_EFFECTIVE_RISES = 2.5  # fewer effective rises than this: only on a quiet series ...
 QUICK_TREND_SHARE = 0.05  # ... with rises under this share of the headroom each
-# (a fresh start's share grows with the sample's length up to 2 s: at 0.5 Hz a leak that
-# fills the room in 20-40 s rises 5-10% of it a sample; loads a 2 s sample catches in
-# rises that big come with their model, not as a fresh start; session 21)
+# (a fresh start's share grows with the sample, up to 2 s: at 0.5 Hz a leak filling the
+# room in 20-40 s rises 5-10% of it a sample, and a load seen so comes with its model,
+# which makes no fresh start; session 21)
 REBASE_MIN_RISES = 3  # PELT re-bases an episode only with this many rises after
 JUMP_SHARE = 0.25  # one rise taking this share of the headroom is an allocation event
 JUMP_VS_MEDIAN = 5.0  # ... when it is also this many times the episode's typical rise
