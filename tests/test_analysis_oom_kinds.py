@@ -624,13 +624,20 @@ def test_a_stop_go_leak_sampled_fast_resumes_its_warning_on_the_second_rise() ->
     assert _alert_run(by_t, 25.0, math.inf)
 
 
-def _short_stop_go(t: float) -> dict[int, float]:
-    """220 MB/s for 4 s, then 2 s still, again and again, from t=10, beside a ballast
-    leaving 7 GB (as the recording stop_go_short, whose rests of 3 s showed two flat
-    samples at 1 Hz: a rise at the first sample after each run ended)."""
-    k, into = divmod(max(0.0, t - 10), 6.0)
-    grown = 220 * MB * (4 * k + min(into, 4.0))
-    return {1: TOTAL - 7 * GB, 2: 0.5 * GB + grown}
+def _young_stop_go(run: float, rest: float) -> Callable[[float], dict[int, float]]:
+    """220 MB/s for `run` s, then `rest` s still, again and again, from t=10, beside a
+    ballast leaving 7 GB."""
+
+    def procs(t: float) -> dict[int, float]:
+        k, into = divmod(max(0.0, t - 10), run + rest)
+        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * (run * k + min(into, run))}
+
+    return procs
+
+
+def _young_leak_stopping(stop: float) -> Callable[[float], dict[int, float]]:
+    """The same leak from t=10, stopping for good at `stop`."""
+    return _young_stop_go(stop - 10, math.inf)
 
 
 @pytest.mark.parametrize("dt", [1.0, 0.5, 0.25])
@@ -639,8 +646,10 @@ def test_a_young_leak_resting_two_samples_keeps_its_warning(dt: float) -> None:
     The first rest is two flat samples, at t=15 and 16; the alert stands through it
     (it dropped at t=16 and came back at 17, the run counting from there). At 4 Hz
     the run's 15 gaps span 4 s: no rhythm either (they were one, and its first flat
-    sample cleared the alert)."""
-    by_t = _by_time(_series(40, dt, _short_stop_go))
+    sample cleared the alert). Runs of 4 s and rests of 2 s, as the recording
+    stop_go_short, whose rests of 3 s showed two flat samples at 1 Hz (a rise at the
+    first sample after each run ended)."""
+    by_t = _by_time(_series(40, dt, _young_stop_go(4.0, 2.0)))
     first = min(t for t, x in by_t.items() if x is not None and x.alert)
     assert first <= 13.0
     assert _alert_run(by_t, first, 40.0)
@@ -651,24 +660,9 @@ def test_a_stop_after_a_young_growth_still_clears_within_five_samples() -> None:
     sample and is gone by the fifth, 5 s after the stop (`STALL_HOLD_S`: the measure
     forgives alerts up to 5 s after it, and the stop came after the sample before the
     last rise)."""
-
-    def procs(t: float) -> dict[int, float]:
-        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * min(max(0.0, t - 10), 4.0)}
-
-    by_t = _by_time(_series(40, 1.0, procs))
+    by_t = _by_time(_series(40, 1.0, _young_leak_stopping(14.0)))
     assert by_t[18.0] is not None and by_t[18.0].alert
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 19.0)
-
-
-def _stop_go_rest(rest: float) -> Callable[[float], dict[int, float]]:
-    """220 MB/s for 5 s, then `rest` s still, again and again, from t=10, beside a
-    ballast leaving 7 GB."""
-
-    def procs(t: float) -> dict[int, float]:
-        k, into = divmod(max(0.0, t - 10), 5.0 + rest)
-        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * (5 * k + min(into, 5.0))}
-
-    return procs
 
 
 def test_a_young_leak_resting_four_flat_samples_keeps_its_warning() -> None:
@@ -677,7 +671,7 @@ def test_a_young_leak_resting_four_flat_samples_keeps_its_warning() -> None:
     from the sample before the last rise, within what the measure forgives after a
     stop, so the alert stands through the rest (as stop_go_rest5's does since session
     21; it cleared at 19 before)."""
-    by_t = _by_time(_series(40, 1.0, _stop_go_rest(4.5)))
+    by_t = _by_time(_series(40, 1.0, _young_stop_go(5.0, 4.5)))
     first = min(t for t, x in by_t.items() if x is not None and x.alert)
     assert first <= 13.0
     assert _alert_run(by_t, first, 40.0)
@@ -689,11 +683,7 @@ def test_a_stop_clears_within_five_seconds_at_any_refresh(dt: float, phase: floa
     """Growth that stops anywhere between two samples: no alert stands more than 5 s
     after the stop (the measure's grace after a plateau), whatever the refresh."""
     stop = 20.0 + phase * dt
-
-    def procs(t: float) -> dict[int, float]:
-        return {1: TOTAL - 7 * GB, 2: 0.5 * GB + 220 * MB * min(max(0.0, t - 10), stop - 10)}
-
-    by_t = _by_time(_series(40, dt, procs))
+    by_t = _by_time(_series(40, dt, _young_leak_stopping(stop)))
     assert any(x is not None and x.alert for x in by_t.values())
     late = [t for t, x in by_t.items() if x is not None and x.alert and t > stop + 5.0]
     assert not late
@@ -1347,17 +1337,24 @@ def test_memory_held_for_a_process_is_room_once_it_leaves() -> None:
 # --- a fresh start: a process that arrives small and grows at once ------------------------
 
 
-def _arrival(t_arrive: float, first: float, grown: Callable[[float], float]) -> list[Sample]:
-    """A 81.5 GB ballast; a process arriving at `t_arrive` with `first` bytes, then
-    `first + grown(t - t_arrive)`."""
+def _arrival(
+    t_arrive: float,
+    first: float,
+    grown: Callable[[float], float],
+    ballast: float = 81.5 * GB,
+    duration: float = 30.0,
+    dt: float = 1.0,
+) -> list[Sample]:
+    """A ballast; a process arriving at `t_arrive` with `first` bytes, then
+    `first + grown(t - t_arrive)`; seen every `dt` for `duration` s."""
 
     def procs(t: float) -> dict[int, float]:
-        out = {1: 81.5 * GB}
+        out = {1: ballast}
         if t >= t_arrive:
             out[2] = first + grown(t - t_arrive)
         return out
 
-    return _series(30, 1.0, procs)
+    return _series(duration, dt, procs)
 
 
 def test_a_fresh_process_growing_at_once_warns_on_its_first_rise() -> None:
@@ -1376,14 +1373,8 @@ def test_a_fresh_process_growing_at_once_warns_on_its_first_rise() -> None:
 def _fresh_leak_at_half_hertz(came: float) -> dict[float, OOMPrediction | None]:
     """A process first seen at t=10 with `came` bytes, leaking 300 MB/s from then, beside
     a ballast leaving 12 GB, seen every 2 s: each rise is 0.6 GB, 5-10% of the room."""
-
-    def procs(t: float) -> dict[int, float]:
-        d = {1: TOTAL - 12 * GB}
-        if t >= 10:
-            d[2] = came + 300 * MB * (t - 10)
-        return d
-
-    return _by_time(_series(40, 2.0, procs))
+    samples = _arrival(10, came, lambda d: 300 * MB * d, TOTAL - 12 * GB, 40, 2.0)
+    return _by_time(samples)
 
 
 def test_a_fresh_leak_at_half_hertz_warns_on_its_first_rise() -> None:
