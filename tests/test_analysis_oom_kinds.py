@@ -728,6 +728,22 @@ def test_a_pause_longer_than_the_predicted_failure_is_not_a_rest() -> None:
     assert all(x is None or not x.alert for t, x in by_t.items() if t >= 18.0)
 
 
+def test_a_young_leak_of_small_rises_into_little_room_warns_before_it_is_flash_old() -> None:
+    """128 MB/s in 64 MB steps from t=17 into 0.9 GB of room (as held-out
+    leak_beside_cached, whose neighbour's kept batches had taken the rest): the GPU is
+    full at t=24. Under `FLASH_S` old the leak would already fill the GPU sooner than it
+    has grown, but its rises are a few percent of the room, no allocation event: once
+    raised (1.5 s in at 2 Hz, 3 s at 1 Hz), the warning stands until the GPU is full."""
+
+    def procs(t: float) -> dict[int, float]:
+        leak = {2: 0.7 * GB + 64 * MB * int(2 * (t - 17))} if t >= 17 else {}
+        return {1: TOTAL - 1.6 * GB, **leak}
+
+    for dt, since in ((0.5, 18.5), (1.0, 20.0)):
+        by_t = _by_time(_series(23.5, dt, procs))
+        assert _alert_run(by_t, since, 23.5), dt
+
+
 def test_recurring_rests_are_the_rhythm_the_range_follows() -> None:
     """Once a second rest has come, the rests are the growth's rhythm: the rate spans them
     (143 MB/s on average), not only the newest run (250 MB/s, whose ranges end before the

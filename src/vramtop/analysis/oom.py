@@ -2364,10 +2364,15 @@ class OOMPredictor:
         )
         if confidence < self._needed_confidence(low):
             return None
-        if dur <= FLASH_S and high < dur:
-            # Growth under FLASH_S old that would fill the GPU sooner than it has grown
-            # took most of the room at once: a load's burst (a process's first batch,
-            # weights copied in), or a leak too fast for any warning to help.
+        if (
+            dur <= FLASH_S
+            and high < dur
+            and max(size for _, size in ep.rises) >= JUMP_SHARE * ep.headroom0
+        ):
+            # Growth under FLASH_S old that would fill the GPU sooner than it has grown,
+            # in rises as big as allocation events: a load's burst (a process's first
+            # batch, weights copied in). A young leak of small rises into little room
+            # still leaves seconds a warning can use.
             return None
         capped = low >= HORIZON_S
         if capped:
