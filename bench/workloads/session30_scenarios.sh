@@ -6,6 +6,8 @@
 # keeps; no OOM: growth that stops 1.5 GB short of full and holds, and a load of 7 GB in
 # 5 s that stops 2 GB short.
 # Files join tests/fixtures/traces/ without the s30_ prefix only after scoring.
+# Recorded in session 22 (H100); leak_250_jitter joined as leak_250_jitter_b and
+# train_leak_mid as open/train_leak_mid_b (the names were taken).
 # Use:
 #   EXTRA_SCENARIOS=bench/workloads/session30_scenarios.sh bench/workloads/record_all.sh OUT [NAME ...]
 s30_leak_250_jitter() { # 250 MB/s in 32 MB chunks, each +-50%; 12 GB left
