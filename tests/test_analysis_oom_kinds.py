@@ -744,6 +744,26 @@ def test_a_young_leak_of_small_rises_into_little_room_warns_before_it_is_flash_o
         assert _alert_run(by_t, since, 23.5), dt
 
 
+def test_bursts_on_their_own_leak_beside_a_leak_count_their_climb_as_growth() -> None:
+    """A process bursting 2 GB for 1 s every 2 s that keeps 60 MB of each burst (its
+    own leak, 30 MB/s), beside an 80 MB/s leak and a ballast leaving 10 GB (as
+    leak_beside_bursts): the GPU is full at a burst top at t=70. Each burst takes back
+    what the one before gave and 60 MB more, within the slack of one allocation; the
+    second time running, the more is growth. The ranges follow both leaks (110 MB/s),
+    not the other alone (80 MB/s, whose ranges at 2 Hz all ended ~15% late)."""
+
+    def procs(t: float) -> dict[int, float]:
+        bursts = int(max(0.0, t - 12) // 2)
+        on = t >= 12 and (t - 12) % 2 < 1
+        leak = {2: 0.5 * GB + 80 * MB * (t - 10)} if t >= 10 else {}
+        burster = {3: 1 * GB + 60 * MB * bursts + (2 * GB if on else 0.0)} if t >= 8 else {}
+        return {1: TOTAL - 10 * GB, **leak, **burster}
+
+    for dt in (0.5, 1.0):
+        held = _held(_by_time(_series(69.5, dt, procs)), 70.0, 20)
+        assert len(held) >= 45 / dt and sum(held) >= 0.95 * len(held), dt
+
+
 def test_recurring_rests_are_the_rhythm_the_range_follows() -> None:
     """Once a second rest has come, the rests are the growth's rhythm: the rate spans them
     (143 MB/s on average), not only the newest run (250 MB/s, whose ranges end before the

@@ -606,6 +606,7 @@ class _Episode:
     at_ceiling: dict[ProcessIdentity, int] = field(default_factory=dict)  # ... its tops there
     capped: set[ProcessIdentity] = field(default_factory=set)  # swingers taking what fits
     least: dict[ProcessIdentity, float] = field(default_factory=dict)  # ... the least they take
+    over: dict[ProcessIdentity, float] = field(default_factory=dict)  # retaken beyond what was held
     before: list[tuple[float, float]] = field(default_factory=list)  # samples before the onset
     # ... and each one's process sizes, by time (`_reread`)
     before_sizes: dict[float, Mapping[ProcessIdentity, float]] = field(default_factory=dict)
@@ -1765,8 +1766,10 @@ class OOMPredictor:
           the longest it stayed down): from then on what it gives back is no room
           for the growth (`held_for_swings`). Such a swinger that takes all it gave
           and a little more (a batch topping its highest within `_retaken`'s slack)
-          still swings while another process grows: its next fall is held too. One
-          whose tops take what fits (`_Episode.topped`) swings by room of the growth.
+          still swings while another process grows: its next fall is held too; where
+          it takes a little more a second time running, its tops climb and the more
+          is growth (bursts on its own leak). One whose tops take what fits
+          (`_Episode.topped`) swings by room of the growth.
         - A process not yet known to swing that falls by a swing to below the size
           it had at the onset (which caught it at a batch's top) swung: its fall is
           set aside as `swings_back`'s is.
@@ -1807,8 +1810,14 @@ class OOMPredictor:
             held = ep.held.get(ident, 0.0)
             if m > NOISE_BYTES and held > 0.0:
                 take = _retaken(m, held)
+                over = take - held
+                # Taking a little more than it gave a second time running: the tops
+                # climb (bursts on the process's own leak), and the more is growth.
+                climbs = over > NOISE_BYTES and ep.over.get(ident, 0.0) > NOISE_BYTES
+                ep.over[ident] = over
                 ep.held[ident] = max(0.0, held - take)
-                ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, take - held)
+                if not climbs:
+                    ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, over)
                 ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
                 if take < held - NOISE_BYTES:
                     tolerance = max(CAP_TOLERANCE_SHARE * total, ep.step_rate() * self._interval())
@@ -1816,7 +1825,7 @@ class OOMPredictor:
                 else:
                     ep.capped.discard(ident)
                 moves[ident] = m - take
-                again += take
+                again += held if climbs else take
         step = sum(m for m in moves.values() if m > NOISE_BYTES)
         established = len(ep.rises) >= MIN_RISES
         load = (
