@@ -934,6 +934,20 @@ def test_bursts_climbing_together_are_a_consistent_floor_from_their_onset() -> N
     assert 18 not in alerting
 
 
+def test_a_floor_that_rose_in_a_step_is_timed_across_its_stand() -> None:
+    """bursts_4s_on_leak.jsonl.gz (3 GB bursts every 4 s, each keeping 0.28 GB), every
+    half second: the floor after the first climbing burst rose 0.28 GB at t=17 and was
+    first seen at t=18, 1.5 s after the onset, a rate 1.5 times the peak's, too fast
+    for a floor under bursts on a leak; the alert waited for the third climbing top
+    (t=25). The floor stood there until t=20.5, and the step came as late as the middle
+    of that stand: the alert stands from the second climbing top, t=21, as at 1 Hz."""
+    tr = _recording("bursts_4s_on_leak.jsonl.gz")
+    for rate_hz in (2.0, 1.0):
+        alerting = _alert_times(tr, rate_hz)
+        assert alerting and alerting[0] == 21.0, rate_hz
+        assert _scores(tr, rate_hz)[0].lead_s >= 55.0, rate_hz
+
+
 def test_a_swinger_topping_its_highest_batch_beside_a_leak_still_swings() -> None:
     """open/leak_beside_returned.jsonl.gz (a 170 MB/s leak beside random batches of 1-6
     GB returned every 0.7 s): at t=34 a batch tops the highest by 0.14 GB, within the

@@ -2607,8 +2607,16 @@ class OOMPredictor:
         if _climbing_share(pts) < 1.0:
             return False  # a burst that did not reach the highs: swings, not a climb
         trough = min(inner, key=lambda p: p.used)
-        ratio = ((trough.used - ep.floor0) / (trough.t - ep.t0)) / (growth / (t - ep.t0))
-        return CONSISTENCY_FULL <= ratio <= 1 / CONSISTENCY_FULL
+        # A floor that rose in a step (bursts each keeping a share) stood at its trough
+        # for a while from the step on, which came as early as the first sample there
+        # says or up to the middle of that stand.
+        stand = [p.t for p in inner if p.used <= trough.used + NOISE_BYTES]
+        peak_rate = growth / (t - ep.t0)
+        return any(
+            CONSISTENCY_FULL <= (trough.used - ep.floor0) / (at - ep.t0) / peak_rate
+            <= 1 / CONSISTENCY_FULL
+            for at in (stand[0], (stand[0] + stand[-1]) / 2)
+        )
 
     def _deep_room(self, ep: _Episode) -> tuple[float, float]:
         """Memory the processes that grew during this episode reserved but have not
