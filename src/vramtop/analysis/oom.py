@@ -2611,11 +2611,14 @@ class OOMPredictor:
         # for a while from the step on, which came as early as the first sample there
         # says or up to the middle of that stand.
         stand = [p.t for p in inner if p.used <= trough.used + NOISE_BYTES]
-        peak_rate = growth / (t - ep.t0)
+        # The peak it rose from stood since the onset, or since a burst's top before it.
+        topped = [tb for tb, v in ep.before if v >= ep.level0 - NOISE_BYTES]
         return any(
-            CONSISTENCY_FULL <= (trough.used - ep.floor0) / (at - ep.t0) / peak_rate
+            CONSISTENCY_FULL
+            <= (trough.used - ep.floor0) / (at - ep.t0) / (growth / (t - since))
             <= 1 / CONSISTENCY_FULL
             for at in (stand[0], (stand[0] + stand[-1]) / 2)
+            for since in {ep.t0, min(ep.t0, max(topped, default=ep.t0))}
         )
 
     def _deep_room(self, ep: _Episode) -> tuple[float, float]:
