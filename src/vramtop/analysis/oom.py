@@ -2588,8 +2588,8 @@ class OOMPredictor:
         since) two similar rises in a row are. On a swinging one, new highs come by
         chance (variable batch sizes) unless the swings themselves climb, as bursts on
         a leak do: every burst since the onset was a new high, and the lowest sample
-        since the onset (before the newest) rose from the floor at the onset at a rate
-        within a factor of two of the peak's.
+        since the onset (before the newest) rose from the floor at the onset at the
+        peak's rate, within `CONSISTENCY_FULL` either way.
         """
         growth = peak - ep.level0
         if growth <= 0 or t <= ep.t0:
