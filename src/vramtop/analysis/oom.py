@@ -1925,9 +1925,15 @@ class OOMPredictor:
             if ident in down:
                 before = self._sizes[ident]
                 top, since = down.pop(ident)
-                if abs(before + m - top) <= max(NOISE_BYTES, ARRIVAL_SLACK * (top - before)):
+                if (
+                    -max(NOISE_BYTES, ARRIVAL_SLACK * (top - before))
+                    <= before + m - top
+                    <= ARRIVAL_ACCOUNTING_BYTES
+                ):
                     # It took back just what it gave (after the envelope forgot its peak,
-                    # perhaps): a swing, as if it had stayed there, not a rise.
+                    # perhaps): a swing, as if it had stayed there, not a rise. (Taking
+                    # back more, beyond accounting, is a burst topping the last on a
+                    # leak: its trough stays the growth's own.)
                     lifts.append((ident, top, since))
                     self._swingers[ident] = max(self._swingers.get(ident, 0.0), t - since)
                     continue
