@@ -78,9 +78,8 @@ LEAD_MIN_SHARE = 0.75
 # rest, over 5 s, clears its alert, as a plateau's must), step_leak 0.77 (irregular
 # steps), burst_slow_leak 0.84 (a burst every 3 s shows the leak once a period),
 # bursts_4s_on_leak 0.82 (a top every 4 s), train_leak_uneven 0.82 and two_leakers_unequal
-# 0.82, accel_leak_b 0.84
-# and accel_leak_c 0.86 (start-ups taking a few seconds of runs under a minute). A
-# recording that joins and pulls it under says so.
+# 0.82, accel_leak_b 0.84 and accel_leak_c 0.86 (start-ups taking a few seconds of runs
+# under a minute). A recording that joins and pulls it under says so.
 LEAD_AT_1HZ = 0.89
 GB = 1_000_000_000
 MB = 1_000_000
