@@ -978,6 +978,23 @@ def test_a_burst_that_tops_the_last_is_no_swing_taken_back() -> None:
     assert _scores(_recording("leak_beside_bursts.jsonl.gz"), 3.0)[0].lead_s >= 55.0
 
 
+def test_regions_that_double_exactly_are_a_reserving_allocator_at_a_slow_refresh() -> None:
+    """jax_leak_noisy.jsonl.gz every 2.5 s: XLA's regions of 0.54, 1.07 and 2.15 GB are
+    seen 5 s apart each, though they came 4 and 6-7 s apart: their rates (0.11 and 0.21
+    GB/s) disagree by twice, and the growth was no allocator's until it was full (a
+    warning at t=57.5, 9.7 s ahead). Each region came up to a sample before it was
+    seen, and regions that double exactly agree where their true gaps could: from the
+    next region (t=42.5) the warning stands to the OOM, its range holding the true
+    24.7 s. (jax_leak every 1.5 s: 0.54 -> 0.95.)"""
+    tr = _recording("jax_leak_noisy.jsonl.gz")
+    series = bench.run_vramtop(tr, 0.4, CONFIG)[0]
+    at = {t: (low, high) for t, low, high in series}
+    low, high = at[42.5]
+    assert low is not None and high is not None and low <= 67.2 - 42.5 <= high
+    assert _scores(tr, 0.4)[0].lead_s >= 24.0
+    assert _scores(_recording("jax_leak.jsonl.gz"), 2 / 3)[0].lead_s >= 60.0
+
+
 def test_a_swinger_topping_its_highest_batch_beside_a_leak_still_swings() -> None:
     """open/leak_beside_returned.jsonl.gz (a 170 MB/s leak beside random batches of 1-6
     GB returned every 0.7 s): at t=34 a batch tops the highest by 0.14 GB, within the

@@ -324,6 +324,7 @@ RESERVE_MIN_DOUBLINGS = 2  # ... this many times in a row
 RESERVE_RATE_AGREE = 1.5  # ... each lasting as long as a steady demand takes to use it
 RESERVE_REGIONS = 4  # the demand rate is taken over at most the newest this many regions
 RESERVE_GROWTH = 2.0  # ... and it asks for a region twice the last, backing off when none fits
+RESERVE_EXACT = 0.1  # regions within this of twice the last double exactly (not by chance)
 RESERVE_MINOR = 0.05  # rises under this share of the region before are allocations beside them
 RESERVE_SCAN = 64  # ... looked for among the newest this many rises (doubling, few are regions)
 RESERVE_RETRY_S = 10.0  # ... and at full it waits this long for memory to come back, then fails
@@ -511,7 +512,9 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
     still to use before the GPU must give more. Rises under `RESERVE_MINOR` of the
     region before are small allocations beside the regions. When a doubled region no
     longer fits the `room` there was before the newest rise, the allocator backs off
-    to one that does.
+    to one that does. At a slow refresh each region is seen up to a sample after it
+    came, so the regions' rates may disagree by more than their demand did; regions
+    that double exactly still agree where the gaps they could truly have had do.
     """
     lo, hi = RESERVE_RATIO
     regions: list[tuple[float, float]] = []
@@ -549,8 +552,23 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
             r if gap >= 2 * dt or near is None else min(r, max(r / 2, near))
             for gap, r in timed
         ][-RESERVE_REGIONS:]
-    if len(rates) < 2 or max(rates) > RESERVE_RATE_AGREE * min(rates):
+    if len(rates) < 2:
         return None
+    if max(rates) > RESERVE_RATE_AGREE * min(rates):
+        # Each region came up to a sample before it was seen: regions that double
+        # exactly (XLA's) agree where the rates their true gaps could give do.
+        exact = all(
+            abs(sizes[j] / sizes[j - 1] - RESERVE_GROWTH) <= RESERVE_EXACT
+            for j in range(first + 1, last + 1)
+        )
+        ends = [
+            (size / (gap + dt), size / max(gap - dt, dt))
+            for j in range(first + 1, len(sizes))
+            for size, gap in [(sizes[j - 1], rises[j][0] - rises[j - 1][0])]
+            if gap > 0 and gap >= dt - 1e-9
+        ][-RESERVE_REGIONS:]
+        if not exact or max(lo for lo, _ in ends) > RESERVE_RATE_AGREE * min(hi for _, hi in ends):
+            return None
     return _Reserve(
         rate=_median(rates),
         cv2=_cv2_classic(rates),
