@@ -489,6 +489,7 @@ class _Reserve:
     since: float  # when the first region of the doubling run was reserved
     last_t: float  # when the newest region was reserved ...
     last_size: float  # ... and its size
+    exact: bool  # each region twice the last, within RESERVE_EXACT (no chance run of steps)
 
     @property
     def region_s(self) -> float:
@@ -554,13 +555,13 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
         ][-RESERVE_REGIONS:]
     if len(rates) < 2:
         return None
+    exact = all(
+        abs(sizes[j] / sizes[j - 1] - RESERVE_GROWTH) <= RESERVE_EXACT
+        for j in range(first + 1, last + 1)
+    )
     if max(rates) > RESERVE_RATE_AGREE * min(rates):
         # Each region came up to a sample before it was seen: regions that double
         # exactly (XLA's) agree where the rates their true gaps could give do.
-        exact = all(
-            abs(sizes[j] / sizes[j - 1] - RESERVE_GROWTH) <= RESERVE_EXACT
-            for j in range(first + 1, last + 1)
-        )
         ends = [
             (size / (gap + dt), size / max(gap - dt, dt))
             for j in range(first + 1, len(sizes))
@@ -576,6 +577,7 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
         since=rises[first][0],
         last_t=rises[-1][0],
         last_size=sizes[-1],
+        exact=exact,
     )
 
 
@@ -2620,8 +2622,15 @@ class OOMPredictor:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
         share = QUICK_TREND_SHARE * (min(2.0, max(1.0, dt)) if ep.fresh else 1.0)
-        if ep.median_rise() > share * headroom and not _steady_bursts(parsed):
-            return False  # a few more such steps fill the GPU: allocation events
+        reserve = ep.reserve(dt)
+        if (
+            ep.median_rise() > share * headroom
+            and not _steady_bursts(parsed)
+            and (reserve is None or not reserve.exact)
+        ):
+            # A few more such steps fill the GPU: allocation events, unless they are
+            # an allocator's regions doubling exactly, which the demand fills in turn.
+            return False
         if not ep.swung_more_than(growth):
             return True
         pts = ep.between(ep.t0, t)
