@@ -562,12 +562,8 @@ def _reserving(rises: Sequence[tuple[float, float]], dt: float, room: float) -> 
     if max(rates) > RESERVE_RATE_AGREE * min(rates):
         # Each region came up to a sample before it was seen: regions that double
         # exactly (XLA's) agree where the rates their true gaps could give do.
-        ends = [
-            (size / (gap + dt), size / max(gap - dt, dt))
-            for j in range(first + 1, len(sizes))
-            for size, gap in [(sizes[j - 1], rises[j][0] - rises[j - 1][0])]
-            if gap > 0 and gap >= dt - 1e-9
-        ][-RESERVE_REGIONS:]
+        ends = [(r * gap / (gap + dt), r * gap / max(gap - dt, dt)) for gap, r in timed]
+        ends = ends[-RESERVE_REGIONS:]
         if not exact or max(lo for lo, _ in ends) > RESERVE_RATE_AGREE * min(hi for _, hi in ends):
             return None
     return _Reserve(
@@ -2622,15 +2618,12 @@ class OOMPredictor:
             return False
         headroom = self._prev[2] if self._prev is not None else 0.0
         share = QUICK_TREND_SHARE * (min(2.0, max(1.0, dt)) if ep.fresh else 1.0)
-        reserve = ep.reserve(dt)
-        if (
-            ep.median_rise() > share * headroom
-            and not _steady_bursts(parsed)
-            and (reserve is None or not reserve.exact)
-        ):
+        if ep.median_rise() > share * headroom and not _steady_bursts(parsed):
             # A few more such steps fill the GPU: allocation events, unless they are
             # an allocator's regions doubling exactly, which the demand fills in turn.
-            return False
+            reserve = ep.reserve(dt)
+            if reserve is None or not reserve.exact:
+                return False
         if not ep.swung_more_than(growth):
             return True
         pts = ep.between(ep.t0, t)
