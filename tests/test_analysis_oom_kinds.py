@@ -734,14 +734,11 @@ def test_a_young_leak_of_small_rises_into_little_room_warns_before_it_is_flash_o
     full at t=24. Under `FLASH_S` old the leak would already fill the GPU sooner than it
     has grown, but its rises are a few percent of the room, no allocation event: once
     raised (1.5 s in at 2 Hz, 3 s at 1 Hz), the warning stands until the GPU is full."""
-
-    def procs(t: float) -> dict[int, float]:
-        leak = {2: 0.7 * GB + 64 * MB * int(2 * (t - 17))} if t >= 17 else {}
-        return {1: TOTAL - 1.6 * GB, **leak}
-
     for dt, since in ((0.5, 18.5), (1.0, 20.0)):
-        by_t = _by_time(_series(23.5, dt, procs))
-        assert _alert_run(by_t, since, 23.5), dt
+        samples = _arrival(
+            17.0, 0.7 * GB, lambda s: 64 * MB * int(2 * s), TOTAL - 1.6 * GB, 23.5, dt
+        )
+        assert _alert_run(_by_time(samples), since, 23.5), dt
 
 
 def test_bursts_on_their_own_leak_beside_a_leak_count_their_climb_as_growth() -> None:
