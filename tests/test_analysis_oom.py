@@ -38,15 +38,9 @@ from hypothesis import strategies as st
 import analysis_synthetic as syn
 from vramtop import cli
 from vramtop import trace as trace_mod
-from vramtop.analysis.oom import (
-    HORIZON_S,
-    OOMPredictor,
-    OOMSettings,
-    _acceleration,
-    _changepoint,
-    _Cycle,
-    _rhythm,
-)
+from vramtop.analysis.oom import HORIZON_S, OOMPredictor, OOMSettings
+from vramtop.analysis.oom.cycle import _Cycle
+from vramtop.analysis.oom.rates import _acceleration, _changepoint, _rhythm
 from vramtop.config import Config
 from vramtop.model import (
     STABLE_UNKNOWN,

@@ -17,15 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vramtop.analysis.oom import (
-    OOMPredictor,
-    OOMSettings,
-    _acceleration,
-    _climbing_cycles,
-    _Rhythm,
-    _rhythm,
-    _swings,
-)
+from vramtop.analysis.oom import OOMPredictor, OOMSettings
+from vramtop.analysis.oom.rates import _acceleration, _Rhythm, _rhythm
+from vramtop.analysis.oom.swings import _climbing_cycles, _swings
 from vramtop.model import STABLE_UNKNOWN, GPUDevice, GPUProcess, OOMPrediction
 
 GB = 1_000_000_000
@@ -266,7 +260,7 @@ def test_doubling_regions_are_a_leak_and_the_last_one_is_room_still_to_use() -> 
 def test_random_steps_are_not_doubling_regions() -> None:
     """The reserving model needs sizes doubling in a row and regions lasting as a steady
     demand takes to use them: steps of random size (a plain step leak) never pass."""
-    from vramtop.analysis.oom import _reserving
+    from vramtop.analysis.oom.reserve import _reserving
 
     for seed in range(200):
         rng = random.Random(seed)
@@ -288,7 +282,7 @@ def test_random_steps_are_not_doubling_regions() -> None:
 def test_the_reserving_model_never_raises(
     rises: list[tuple[float, float]], dt: float, room: float
 ) -> None:
-    from vramtop.analysis.oom import _reserve_range, _reserving
+    from vramtop.analysis.oom.reserve import _reserve_range, _reserving
 
     res = _reserving(rises, dt, room)
     if res is not None:
@@ -306,7 +300,7 @@ def _doubles(rises: Sequence[tuple[float, float]]) -> bool:
 
 
 def test_the_reserving_model_reads_regions_as_the_demand() -> None:
-    from vramtop.analysis.oom import _reserve_range, _reserving
+    from vramtop.analysis.oom.reserve import _reserve_range, _reserving
 
     # 0.25, 0.5, 1, 2 GB at a steady 100 MB/s: each reserved when the ones before are used
     rises = [(2.5, 0.25 * GB), (5.0, 0.5 * GB), (10.0, 1 * GB), (20.0, 2 * GB)]
@@ -354,7 +348,8 @@ def test_a_lump_the_growth_made_twice_is_not_an_allocation_event() -> None:
     3 GB left a lump is over a quarter of the room and 7x the typical rise, the mark of
     a load; the third one is a step this growth makes again and again. The second is not
     yet, and nor is any beside a process that swings (its moves may be in the rises)."""
-    from vramtop.analysis.oom import _allocation_event, _Episode
+    from vramtop.analysis.oom.episode import _Episode
+    from vramtop.analysis.oom.steps import _allocation_event
     from vramtop.model import ProcessIdentity
 
     small = [(float(t), 0.15 * GB) for t in (1, 2, 3, 5, 6, 7, 8)]
@@ -377,7 +372,8 @@ def test_a_region_that_completes_a_doubling_run_is_not_an_allocation_event() -> 
     load; but it doubles the run again, each region lasting as long as the one before
     took to use: the next region of an allocator reserving ahead. A rise three times
     the region before is a load."""
-    from vramtop.analysis.oom import _allocation_event, _Episode
+    from vramtop.analysis.oom.episode import _Episode
+    from vramtop.analysis.oom.steps import _allocation_event
 
     seen = [(10.67, 0.16 * GB), (11.33, 0.40 * GB), (13.33, 0.54 * GB), (17.33, 1.07 * GB)]
     seen.append((23.33, 2 * MB))  # a small allocation beside the regions
@@ -1560,7 +1556,7 @@ def test_a_burst_that_comes_without_climbing_ends_the_growth() -> None:
     samples later (past the 5 s a plateau allows). Already the trough at 22 s, no higher
     than the one at 19 s where each before had climbed 0.9 GB, says so
     (`_trough_without_climb`). A burst too small to be one of them says nothing."""
-    from vramtop.analysis.oom import _burst_without_climb
+    from vramtop.analysis.oom.swings import _burst_without_climb
 
     highs = {12.0: 78.26, 15.0: 79.16, 18.0: 80.07, 21.0: 80.97, 24.0: 80.97}
     lows = {13.0: 76.16, 16.0: 77.06, 19.0: 77.97, 22.0: 77.97, 25.0: 77.97}
@@ -1585,7 +1581,7 @@ def test_a_trough_climbs_at_the_troughs_rate_however_far_apart_samples_meet_them
     steps differ (0.25 GB after 1 s, 0.85 GB after 3.5 s), but their rate does not. A
     trough 1 s after the last one, 0.25 GB higher, is the floor still rising; one that
     rose a tenth of that is not."""
-    from vramtop.analysis.oom import _trough_without_climb
+    from vramtop.analysis.oom.swings import _trough_without_climb
 
     troughs = [(21.0, 9.45 * GB), (22.0, 9.70 * GB), (25.5, 10.55 * GB)]
     comp = [*[(t, v) for t, v in troughs], (26.0, 21.08 * GB), (26.5, 10.80 * GB)]

@@ -45,7 +45,7 @@ def test_importing_vramtop_is_light() -> None:
 
 
 def test_analysis_imports_only_model() -> None:
-    for path in (ROOT / "src" / "vramtop" / "analysis").glob("*.py"):
+    for path in (ROOT / "src" / "vramtop" / "analysis").rglob("*.py"):
         for line in path.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith(("from vramtop", "import vramtop")):
