@@ -12,6 +12,8 @@ from vramtop.analysis.oom.constants import (
     ARRIVAL_SLACK,
     CAPPED_TOPS,
     CV_ARRIVALS,
+    DORMANT_SPAN_FACTOR,
+    FIRST_STEP_SPAN_S,
     FRESH_VS_BEFORE,
     MAX_POINTS,
     MAX_RISES,
@@ -257,3 +259,30 @@ class _Episode:
             if lo * last <= grow <= hi * last or _backed_off(last, grow, headroom):
                 return True
         return _reserving([*self.rises[-RESERVE_SCAN + 1 :], (t, grow)], dt, headroom) is not None
+
+
+def _resumed(dormant: _Episode, t: float, grow: float, appeared: float) -> _Episode | None:
+    """The dormant growth again, if this rise resumes it; else None (a new growth).
+
+    Irregular allocator steps pause now and then for longer than their gaps so far
+    suggested. Growth that resumes with a step at least as big as its typical one,
+    nothing given back and no process arrived in between, after a pause no longer
+    than `DORMANT_SPAN_FACTOR` times what it had grown for, is the same growth: its
+    evidence stands, and the pause joins its gaps (later pauses of that length are
+    its rhythm). A caching allocator's high-water mark rises ever more rarely by
+    ever smaller steps: its next rise starts afresh.
+    """
+    last = dormant.rises[-1][0]
+    typical = dormant.median_rise()
+    # A single step, then the same step again within `FIRST_STEP_SPAN_S`: a
+    # staircase (its gaps say from here whether it goes on), not a one-off.
+    again = len(dormant.rises) == 1 and grow <= STEP_AGAIN_RATIO * typical
+    if (
+        appeared > 0
+        or dormant.arrived_t > last
+        or grow < typical
+        or t - last
+        > (FIRST_STEP_SPAN_S if again else DORMANT_SPAN_FACTOR * (last - dormant.t0))
+    ):
+        return None
+    return dormant

@@ -3,33 +3,25 @@ range with a confidence (the method: this package's docstring)."""
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
+from vramtop.analysis.oom.confidence import _consistency, _deceleration, _stall
 from vramtop.analysis.oom.constants import (
     ARRIVAL_ACCOUNTING_BYTES,
     ARRIVAL_SLACK,
     BENIGN_S,
     CAP_TOLERANCE_SHARE,
-    CHANGE_NULL_ARRIVALS,
     CLIMB_SHARE,
     CONSISTENCY_FULL,
     CONTEXT_BYTES,
-    CV2_PRIOR,
-    CV2_PRIOR_WEIGHT,
     CV_ARRIVALS,
-    DECEL_MIN_WINDOW_S,
-    DECEL_SPAN_S,
     DORMANT_FACTOR,
-    DORMANT_SPAN_FACTOR,
     ENVELOPE_S,
     FAR_EXTRA,
     FAR_FROM,
     FIRST_GAP_TOLERANCE_S,
-    FIRST_STEP_SPAN_S,
     FLASH_S,
     FLOOR_CLIMB_SHARE,
     FRESH_ARRIVAL_RISES,
@@ -40,57 +32,38 @@ from vramtop.analysis.oom.constants import (
     MAX_SCHEDULED,
     MB,
     MIN_EFFECTIVE_RISES,
-    MIN_RATE_SHARE,
     MIN_RISES,
     NOISE_BYTES,
     QUICK_TREND_SHARE,
-    RANGE_Z,
-    RATE_DRIFT,
-    RATE_MIN_ARRIVALS,
-    RATE_SPAN_S,
     REGIME_RATE_RATIO,
     REGIME_Z,
-    RHYTHM_RUNS,
-    RHYTHM_SCAN,
     RISE_CAP_VS_MEDIAN,
-    STALL_GRANULAR_SHARE,
     STALL_HOLD_S,
-    STALL_PARTIAL_STEP,
-    STALL_REGULAR_CV2,
-    STALL_RHYTHM_MIN_GAPS,
     STALL_UNEVEN_CV2,
-    STALL_UNEVEN_MAX_DT,
-    STALL_YOUNG_PARTIAL_STEP,
     STEP_AGAIN_RATIO,
-    STILL_SLOWING,
     STOP_HINT_RISES,
     SWING_SHARE,
     TREND_EFFECTIVE_RISES,
 )
 from vramtop.analysis.oom.cycle import _Cycle
-from vramtop.analysis.oom.episode import _Episode
-from vramtop.analysis.oom.rates import _acceleration, _changepoint, _long_pause, _Range, _rhythm
+from vramtop.analysis.oom.episode import _Episode, _resumed
+from vramtop.analysis.oom.growth_range import _growth_rates
 from vramtop.analysis.oom.records import OOMEvidence, OOMSettings, _Point
-from vramtop.analysis.oom.reserve import _Reserve, _reserve_range, _time
+from vramtop.analysis.oom.reserve import _reserve_range
 from vramtop.analysis.oom.stats import (
     _clamp01,
     _cv2_classic,
     _finite,
-    _median,
     _size_weighted_mean,
-    _trimmed,
 )
 from vramtop.analysis.oom.steps import (
     _allocation_event,
     _climbs_on,
-    _decaying_rises,
-    _one_sample,
     _pause_slack,
     _regular_rhythm,
     _retaken,
 )
 from vramtop.analysis.oom.swings import (
-    _burst_without_climb,
     _climbing_cycles,
     _climbing_share,
     _steady_bursts,
@@ -98,7 +71,6 @@ from vramtop.analysis.oom.swings import (
     _swings,
 )
 from vramtop.analysis.pelt import PeltResult, PeltTracker, segment_state
-from vramtop.analysis.trends import theil_sen
 from vramtop.model import (
     DeepStats,
     GPUDevice,
@@ -788,7 +760,7 @@ class OOMPredictor:
                 # The first rise after a pause spans only part of a sampling interval
                 # (growth resumed somewhere inside it): the first two rises together
                 # say whether the dormant growth resumed.
-                resumed = self._resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
+                resumed = _resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
                 if resumed is not None:
                     resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1], dt)
                     # (with the holds the growth began with: `_seed`)
@@ -799,7 +771,7 @@ class OOMPredictor:
                     ep = self._episode = resumed
                 self._dormant = None
             if ep is None and self._dormant is not None:
-                ep = self._episode = self._resumed(self._dormant, t, grow, appeared)
+                ep = self._episode = _resumed(self._dormant, t, grow, appeared)
                 if ep is not None:
                     self._dormant = None  # else kept for the next rise (above)
                     self._seed(ep)
@@ -860,33 +832,6 @@ class OOMPredictor:
             self._dormant = ep if quiet else None
             return False
         return pause <= limit
-
-    @staticmethod
-    def _resumed(dormant: _Episode, t: float, grow: float, appeared: float) -> _Episode | None:
-        """The dormant growth again, if this rise resumes it; else None (a new growth).
-
-        Irregular allocator steps pause now and then for longer than their gaps so far
-        suggested. Growth that resumes with a step at least as big as its typical one,
-        nothing given back and no process arrived in between, after a pause no longer
-        than `DORMANT_SPAN_FACTOR` times what it had grown for, is the same growth: its
-        evidence stands, and the pause joins its gaps (later pauses of that length are
-        its rhythm). A caching allocator's high-water mark rises ever more rarely by
-        ever smaller steps: its next rise starts afresh.
-        """
-        last = dormant.rises[-1][0]
-        typical = dormant.median_rise()
-        # A single step, then the same step again within `FIRST_STEP_SPAN_S`: a
-        # staircase (its gaps say from here whether it goes on), not a one-off.
-        again = len(dormant.rises) == 1 and grow <= STEP_AGAIN_RATIO * typical
-        if (
-            appeared > 0
-            or dormant.arrived_t > last
-            or grow < typical
-            or t - last
-            > (FIRST_STEP_SPAN_S if again else DORMANT_SPAN_FACTOR * (last - dormant.t0))
-        ):
-            return None
-        return dormant
 
     # --- the prediction -------------------------------------------------------------------
 
@@ -952,7 +897,7 @@ class OOMPredictor:
             return None
 
         reserve = ep.reserve(dt)
-        rr = self._rates(ep, t, headroom, dt) if reserve is None else _reserve_range(reserve, t)
+        rr = _growth_rates(ep, t, headroom, dt) if reserve is None else _reserve_range(reserve, t)
         rate, r_lo, r_hi, fast, slow = rr.rate, rr.low, rr.high, rr.time_fast, rr.time_slow
         slack, usable = self._deep_room(ep)
         if rate < s.min_rate_bytes_per_s or r_hi <= 0:
@@ -1017,7 +962,7 @@ class OOMPredictor:
         consistency = (
             1.0
             if n == 1
-            else self._consistency(ep, t, rr.since, dt, peak, process_phases, cycles)
+            else _consistency(ep, t, rr.since, dt, peak, process_phases, cycles)
         )
         before = ep.points[-2].t if len(ep.points) > 1 else -math.inf
         if ep.climb_t >= t:
@@ -1032,7 +977,7 @@ class OOMPredictor:
             # new highs), or new highs are just the bigger of random batches.
             share = _climbing_share(ep.between(max(ep.t0, rr.since), t))
             consistency *= _clamp01(share / CLIMB_SHARE)
-        deceleration = self._deceleration(ep, t, dur, dt, peak, headroom)
+        deceleration = _deceleration(ep, t, dur, dt, peak, headroom)
         # Leaks rest (stop-go loops, an allocator between segments), and one resting
         # where its rises came a sample apart shows no rhythm of rests yet: a pause
         # says nothing a leak's rest would not until the sample after it would come
@@ -1040,7 +985,7 @@ class OOMPredictor:
         # then had the growth gone on (a load, not a leak at rest).
         regular = _regular_rhythm(ep.gaps, dt)
         ep.hold_s = 0.0 if regular else min(STALL_HOLD_S, low)
-        stall = self._stall(ep, t, dt, parsed, reserve, regular)
+        stall = _stall(ep, t, dt, parsed, reserve, regular)
         confidence = _clamp01(prior * evidence * consistency * deceleration * stall)
         self._evidence = OOMEvidence(
             onset_t=ep.t0,
@@ -1145,127 +1090,6 @@ class OOMPredictor:
         far = 1.0 if low >= w else _clamp01((low - FAR_FROM * w) / ((1 - FAR_FROM) * w))
         return s.min_confidence + (1 - s.min_confidence) * FAR_EXTRA * far
 
-    @staticmethod
-    def _stall(
-        ep: _Episode,
-        t: float,
-        dt: float,
-        parsed: _Swings,
-        reserve: _Reserve | None,
-        regular: bool,
-    ) -> float:
-        """Has the growth stopped? 1.0 while it goes on, toward 0 as a pause outlasts it.
-
-        The confidence decays once the pause exceeds the longest gap seen (times
-        `_pause_slack`, for irregular steps). Once a regular rhythm is known (a leak
-        rising at every sample or so, `regular`, of `_regular_rhythm`), a gap already
-        longer (counting the sample still to come) than every one of its gaps says it
-        stopped: as likely as one gap in n + 1 being the longest (Laplace); where its
-        steps' sizes vary widely (a training loop's outputs) or some were under half
-        the typical one (allocator chunks, a chunk or two a sample at a fast refresh),
-        only once it is past the longest, for such growth skips a sample now and then
-        at a refresh of a second or two or faster. On such a rhythm, a newest rise under
-        a fifth of its smallest step is growth that stopped within that interval (a leak
-        ending between two samples), so the pause runs from the rise before it; a sample
-        a process arrived in hides a rise as small as NVML's accounting differences, so
-        it does not count.
-        Before such a rhythm is known, rises a sample apart and of one size, the newest
-        under `STALL_YOUNG_PARTIAL_STEP` of the smallest, are growth that stopped within
-        the newest's interval too (its decay runs from the rise before it).
-        Irregular steps have long pauses now and then; for them the exponential decay
-        says how long is too long. Before a regular rhythm is known, a pause within
-        `ep.hold_s` (`_predict`: `STALL_HOLD_S`, or the predicted time to failure where
-        shorter) says nothing yet. A burst that came since the last rise without
-        climbing, or a trough since then that stopped climbing with the troughs before,
-        says it stopped at once (`_burst_without_climb`). Memory that fell below the
-        peak and climbs on at the growth's step (`_climbs_on`: bursts meeting the
-        samples in a long beat, troughs seen for many samples in a row) is the growth
-        going on, and a sample that fell waits for the one after it to say which.
-        """
-        longest = max(ep.gaps) if ep.gaps else dt
-        if reserve is not None:
-            longest = max(longest, reserve.region_s)
-        last = ep.rises[-1][0]
-        pause = t - max(last, ep.climb_t)
-
-        def decay(pause: float) -> float:
-            slack = _pause_slack(longest, dt) * longest
-            return math.exp(-max(0.0, pause - slack) / max(longest, dt))
-
-        stall = decay(pause)
-        if _burst_without_climb(parsed, last):
-            return min(stall, 1 / (len(ep.gaps) + 1))
-        if pause + dt <= ep.hold_s + 1e-9:
-            return 1.0
-        # The newest rise well short of the steps before it, all of a size: growth that
-        # stopped within that sample's interval, so the pause runs from the rise before.
-        steps = [size for _, size in ep.rises[-CV_ARRIVALS - 1 : -1]]
-        cv2 = _cv2_classic(steps)
-        share = STALL_PARTIAL_STEP if regular else STALL_YOUNG_PARTIAL_STEP
-        partial = bool(steps) and ep.rises[-1][1] < share * min(steps) and cv2 <= STALL_REGULAR_CV2
-        if not regular:
-            # (too few rises yet for a rhythm: only where each came a sample apart)
-            if (
-                partial
-                and len(ep.gaps) > STALL_RHYTHM_MIN_GAPS
-                and all(_one_sample(g, dt) for g in ep.gaps[-CV_ARRIVALS:])
-                and ep.arrived_t < last
-            ):
-                stall = decay(t - ep.rises[-2][0])
-            return stall
-        if ep.arrived_t >= last:
-            # A process arrived since the newest rise: a rise as small as NVML's
-            # accounting differences went unseen in that sample, so it says nothing.
-            pause -= dt
-        if partial:
-            pause = t - ep.rises[-2][0]
-        # Steps of very different sizes (a training loop's outputs, an allocator's
-        # segments) skip a sample of a second or two now and then: the gap must be
-        # past the longest (slower samples each span many steps).
-        # So do steps some samples held under half the typical one of: a leak of
-        # allocator chunks sampled a chunk or two at a time (a fast refresh) now and
-        # then meets a sample that holds none.
-        granular = bool(steps) and min(steps) < STALL_GRANULAR_SHARE * _median(steps)
-        uneven = dt <= STALL_UNEVEN_MAX_DT and (cv2 > STALL_UNEVEN_CV2 or granular)
-        ahead = 0.0 if uneven or ep.fell_t >= t else dt
-        if pause > 0 and pause + ahead > longest + 1e-9:
-            stall = min(stall, 1 / (len(ep.gaps) + 1))
-        return stall
-
-    @staticmethod
-    def _floor_ratio(ep: _Episode, t: float, since: float, dt: float, peak: float) -> float | None:
-        """How much the floor rose since `since`, per byte the peak rose (None when the
-        peak has not risen up to a window ago: too young to judge).
-
-        The floor now is the lowest sample over the last few gaps between rises (a
-        sawtooth's trough, a leak itself), the floor then the lowest over as long a
-        window at `since`; the peak's rise is taken up to a window ago, where the
-        floor's stands. A steady leak gives about 1, bursts on a leak too, new highs
-        of variable batches about 0 (their floor stays) or far above 1 (the floor then
-        was a low phase the peak never left).
-        """
-        i = max(0, bisect.bisect_right(ep.times, since) - 1)
-        start = ep.points[i]
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(ep.rises[-4:]) if a[0] >= start.t]
-        w = max(2 * dt, max(gaps, default=dt) + dt)
-        # The floor over the last window stands for the level a window ago: compare it
-        # with the peak's rise up to then.
-        growth = ep.level_at(t - w + dt) - start.peak
-        if growth <= 0:
-            return None
-        recent = [p.used for p in ep.between(t - w, t) if p.t > max(start.t, t - w)]
-        # ... and the floor then over as long a window around `since` (after it, too:
-        # a process that arrived at the top of a burst shows its trough only then).
-        # Where the rate window starts at a change of rate, what came before it is
-        # another regime (a load before a leak), not this growth's floor.
-        then_end = max(start.t, min(start.t + w, t - w))
-        then_start = start.t if since > ep.t0 else start.t - w
-        then = [p.used for p in ep.between(then_start, then_end)]
-        then += [v for tb, v in ep.before if tb >= then_start - 1e-9]
-        if not recent or not then:
-            return 0.0
-        return (min(recent) - min(then)) / growth
-
     def _few_rises_suffice(
         self, ep: _Episode, t: float, peak: float, dt: float, parsed: _Swings
     ) -> bool:
@@ -1331,196 +1155,3 @@ class OOMPredictor:
             slack += inside
             usable += max(0.0, inside - (_finite(d.inactive_split_bytes) or 0.0))
         return slack, usable
-
-    def _rates(self, ep: _Episode, t: float, headroom: float, dt: float) -> _Range:
-        """Central, slowest and fastest plausible growth rate of the peak (bytes/s), and
-        the typical step it grows by.
-
-        Rates are measured on the growth's arrivals (the level right after each rise),
-        so a staircase of irregular steps is measured along its corners rather than
-        across its flats. The window reaches back as far as the growth looks the same:
-        to the onset, to the end of a long pause, or to a change of rate found on an
-        earlier sample (`_changepoint`), at most `RATE_SPAN_S` or the predicted time.
-        The range comes from how irregular the rises are (their gaps' and sizes'
-        variation, as in a renewal process): the rate measured over k rises is off by
-        about cv/sqrt(k), and the k_f rises still to come before full add cv/sqrt(k_f).
-        """
-        base = ep.base if ep.base is not None and ep.base[0] > ep.t0 else (ep.t0, ep.level0)
-        pts = [base, *ep.arrivals_after(base[0])]
-        pause = _long_pause(pts, dt)
-        if pause is not None:
-            ep.rests.add(pause[0])
-            if len(ep.rests) < 2:
-                ep.base = base = pause
-                ep.before_change = None
-                pts = [base, *ep.arrivals_after(base[0])]
-            # else the pauses recur: they are the growth's rhythm, and its rate is
-            # measured across them, from the end of the first one.
-        win = pts
-        rate = theil_sen(win)
-        if rate > 0:
-            span = max(RATE_SPAN_S, headroom / rate)
-            older = bisect.bisect_left(win, t - span, key=_time)
-            if older and len(win) - older >= RATE_MIN_ARRIVALS:
-                win = win[older:]
-                rate = theil_sen(win)
-        recent_rate: float | None = None
-        kink = max(ep.arrived_t, ep.stopped_t)
-        arrived = kink if kink > win[0][0] else None
-        recent = win[-CHANGE_NULL_ARRIVALS:]
-        change = _changepoint(recent, arrived, startup=dt if recent[0][0] == ep.t0 else None)
-        if change is not None:
-            k, r_new, confirmed = change
-            if confirmed:
-                if ep.before_change is None:
-                    ep.before_change = win[0]
-                ep.base = recent[k]
-                win = recent[k:]
-                rate = theil_sen(win)
-            else:
-                recent_rate = r_new
-        if rate <= 0 or len(win) < 2:
-            return _Range(rate, 0.0, 0.0, 0.0, 0.0, 0.0, win[0][0])
-        # How irregular the rises are: their gaps' and sizes' variation (the newest
-        # `CV_ARRIVALS` in the window; a guess worth `CV2_PRIOR_WEIGHT` before that).
-        hist = win[-CV_ARRIVALS - 1 :]
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(hist)]
-        sizes = [b[1] - a[1] for a, b in itertools.pairwise(hist)]
-        n_inc = len(gaps)
-        if hist[0][0] == ep.t0 and len(gaps) > 1:
-            # The onset is the last sample before the first rise, not a rise: the time
-            # from it to the first rise is not a gap between rises (bursts on a leak
-            # have their onset a sample before a burst, whatever their period).
-            gaps = gaps[1:]
-        cv2 = _cv2_classic(_trimmed(gaps)) + _cv2_classic(_trimmed(sizes))
-        cv2 = (n_inc * cv2 + CV2_PRIOR_WEIGHT * CV2_PRIOR) / (n_inc + CV2_PRIOR_WEIGHT)
-        incs = [max(0.0, b[1] - a[1]) for a, b in itertools.pairwise(win)]
-        k = len(incs)
-        total = sum(incs)
-        mean_inc = max(total / k, 1.0)
-        # Growth arrives in steps, and the one that fails is the first that does not fit:
-        # it comes, on average, when the line would be this far beyond full (a renewal
-        # process's overshoot, E[X^2] / 2E[X]; half a step for equal steps). Only steps
-        # the sampling resolves count: a rise in every sample is many smaller ones.
-        resolved = max(0.0, 1.0 - dt / max(_median(gaps), dt)) if gaps else 0.0
-        overshoot = resolved * _size_weighted_mean(incs) / 2
-        # Log-spreads: the rate measured over k rises is off by about cv / sqrt(k) (plus
-        # unmodelled drift); the k_f rises still to come before full take their own
-        # time, off by cv / sqrt(k_f). The two are independent.
-        s_rate = math.sqrt(cv2 / k + RATE_DRIFT**2)
-        s_time = math.sqrt(s_rate**2 + cv2 / max(1.0, headroom / mean_inc))
-        r_lo = rate * max(MIN_RATE_SHARE, math.exp(-RANGE_Z * s_rate))
-        r_hi = rate * math.exp(RANGE_Z * s_rate)
-        fast, slow = rate * math.exp(RANGE_Z * s_time), rate * math.exp(-RANGE_Z * s_time)
-        if recent_rate is not None and recent_rate > 0:
-            # The newest rises run at another rate, not yet confirmed: both are possible.
-            r_hi = max(r_hi, recent_rate * math.exp(RANGE_Z * s_rate))
-            r_lo = min(r_lo, recent_rate * math.exp(-RANGE_Z * s_rate))
-            fast = max(fast, recent_rate * math.exp(RANGE_Z * s_rate))
-            slow = min(slow, recent_rate * math.exp(-RANGE_Z * s_rate))
-        slow = max(slow, MIN_RATE_SHARE * rate)
-        accel = _acceleration(win, headroom, rate)
-        if accel is None and ep.before_change is not None and ep.t0 <= ep.before_change[0]:
-            # Rates that rose at a change may be growth speeding up all along: since
-            # before the change, or since a process arrived, which explains a change
-            # there.
-            if ep.arrived_t < ep.before_change[0]:
-                whole = [ep.before_change, *ep.arrivals_after(ep.before_change[0])]
-            else:
-                whole = ep.arrivals_after(ep.arrived_t)
-            accel = _acceleration(whole, headroom, theil_sen(whole))
-        if accel is not None:
-            # Growth speeding up fills as its quadratic does, give or take the fit's
-            # errors and the unmodelled drift every rate has.
-            rate_now, to_full_fast, to_full_slow = accel
-            fast = max(fast, to_full_fast * math.exp(RANGE_Z * RATE_DRIFT))
-            slow = max(slow, to_full_slow * math.exp(-RANGE_Z * RATE_DRIFT))
-            r_hi = max(r_hi, rate_now)
-        rhythm = None
-        if ep.flat_gaps >= RHYTHM_RUNS - 1:
-            scan = ep.arrivals[-RHYTHM_SCAN - 1 :]
-            entire = len(scan) == len(ep.arrivals)
-            rhythm = _rhythm(
-                scan if entire else scan[1:], ep.level0 if entire else scan[0][1], t, dt, entire
-            )
-        # (a rhythm's schedule says when the failing run comes: no overshoot on it)
-        room_over = overshoot if rhythm is None else 0.0
-        return _Range(rate, r_lo, r_hi, room_over, fast, slow, win[0][0], rhythm=rhythm)
-
-    def _consistency(
-        self,
-        ep: _Episode,
-        t: float,
-        since: float,
-        dt: float,
-        peak: float,
-        process_phases: Sequence[tuple[GPUProcess, PhaseState]],
-        cycles: int | None,
-    ) -> float:
-        """Does the floor rise with the peak? Bigger bursts lift only the peak.
-
-        Over the rate's window (`since`): after a pause or a change of rate, what came
-        before says nothing about this growth. `_floor_ratio` compares the floor's
-        rise with the peak's: about 1 for a leak (with or without bursts on it), 0 for
-        batches reaching new highs over a flat floor, and far above 1 when the floor
-        then was a low phase the peak never left (randomness, not a leak). Swings that
-        climb together (`cycles`, of `_climbing_cycles`, at least `MIN_RISES`) are
-        consistent whatever the ratio.
-        """
-        base = max(ep.t0, since)
-        r = self._floor_ratio(ep, t, base, dt, peak)
-        if r is None and base > ep.t0:
-            # A rate window just re-based at a change of rate, whose peak has not risen
-            # up to a window ago: the floor over the whole growth says more.
-            r = self._floor_ratio(ep, t, ep.t0, dt, peak)
-        ratio = _clamp01(min(r, 1 / r) / CONSISTENCY_FULL) if r is not None and r > 0 else 0.0
-        if ratio < 1.0 and (cycles or 0) >= MIN_RISES:
-            # Swings whose troughs climb at their peaks' rate are a floor rising with
-            # the peak, whatever an onset before the first of them makes of the ratio
-            # (the peak's rise from there holds a burst's height).
-            ratio = 1.0
-        # Per-process evidence: a process the phase detector sees GROWING, holding most
-        # of this episode's growth, is a floor that rises.
-        growth = peak - ep.level_at(since)
-        if growth > 0:
-            for _proc, phase in process_phases:
-                rate = _finite(phase.rate_bytes_per_s) or 0.0
-                grown = rate * min(t - since, phase.duration_samples * dt)
-                if phase.phase is Phase.GROWING and grown >= 0.5 * growth:
-                    ratio = max(ratio, _clamp01(phase.confidence))
-        return ratio
-
-    def _deceleration(
-        self, ep: _Episode, t: float, dur: float, dt: float, peak: float, headroom: float
-    ) -> float:
-        """Growth slowing steadily toward a level short of full is not heading for OOM."""
-        return min(self._slowing(ep, t, dur, dt, peak, headroom), _decaying_rises(ep, dt, headroom))
-
-    def _slowing(
-        self, ep: _Episode, t: float, dur: float, dt: float, peak: float, headroom: float
-    ) -> float:
-        """Three windows of the growth, each slower than the one before."""
-        span = min(dur, DECEL_SPAN_S)
-        third = span / 3
-        if third < max(DECEL_MIN_WINDOW_S, 4 * dt):
-            return 1.0
-        start = t - span
-        levels = [ep.level_at(start + i * third) for i in range(3)] + [peak]
-        rates = [(levels[i + 1] - levels[i]) / third for i in range(3)]
-        edges = [bisect.bisect_right(ep.rises, start + i * third, key=_time) for i in range(4)]
-        counts = [edges[i + 1] - edges[i] for i in range(3)]
-        sig = [1 + 2 / math.sqrt(max(1, min(counts[i], counts[i + 1]))) for i in range(2)]
-        if not (rates[0] > 0 and rates[1] * sig[0] < rates[0] and rates[2] * sig[1] < rates[1]):
-            return 1.0
-        if rates[2] <= 0:
-            return 0.0
-        if math.log(rates[1] / rates[2]) < 0.5 * math.log(rates[0] / rates[1]):
-            return 1.0  # a drop that then levels off (a load ending in a leak), not a decay
-        mid = t - third / 2
-        newer, older = (peak - ep.level_at(mid)), (ep.level_at(mid) - ep.level_at(t - third))
-        if older > 0 and newer >= STILL_SLOWING * older:
-            return 1.0  # the newest stretch is not slowing down any more: it levelled into a trend
-        lam = math.log(rates[1] / rates[2]) / third
-        rate_now = rates[2] * math.exp(-lam * third / 2)
-        still_to_come = rate_now / lam
-        return min(1.0, still_to_come / max(headroom, 1.0)) ** 2
