@@ -1532,6 +1532,35 @@ def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
     assert p.evidence is not None and p.evidence.onset_t == 13.0
 
 
+def test_a_context_finished_the_sample_after_its_process_arrived_is_no_growth() -> None:
+    """A process arrives with 3.9 GB and is 10 MB bigger a sample later, nothing else
+    moving (its CUDA context finished: s31_stops_beside_swinger, recorded in session 23,
+    no OOM), then swings its batches; a leak arrives 4 s later, rises 200 MB a second
+    and stops 3 GB short of full. Read as growth, the 10 MB began the episode 6 s before
+    the leak's next rise, that gap made the leak's rhythm irregular, and the alert stood
+    more than 10 s after the leak stopped; as accounting, the growth is the leak's, its
+    rhythm is regular, and the alert clears within 5 s of the stop."""
+    base = TOTAL - 12 * GB
+    tops = {20: 2.8, 21: 3.1, 22: 3.4, 23: 3.9, 26: 2.7, 27: 2.9, 28: 3.2, 29: 3.9}
+
+    def procs(t: float, context: float) -> dict[int, float]:
+        out = {1: base}
+        if t >= 15:
+            swinger = 3.87 * GB + (context if t >= 16 else 0.0)
+            if t >= 17:
+                swinger = tops.get(int(t), 1.64) * GB
+            out[2] = swinger
+        if t >= 19:
+            out[3] = 0.69 * GB + 0.2 * GB * min(t - 19, 11.0)
+        return out
+
+    with_context = _by_time(_series(45, 1.0, lambda t: procs(t, 10 * MB)))
+    without = _by_time(_series(45, 1.0, lambda t: procs(t, 0.0)))
+    for by_t in (with_context, without):
+        assert any(x is not None and x.alert for x in by_t.values())  # the leak warns
+        assert not any(x is not None and x.alert for t, x in by_t.items() if t > 35.0)
+
+
 # --- swinging series: the swings must climb together ----------------------------------------
 
 

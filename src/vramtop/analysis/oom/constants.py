@@ -9,8 +9,9 @@ MB = 1_000_000.0
 ENVELOPE_S = 10.0  # the peak envelope spans this much time (longer than a training step)
 NOISE_BYTES = 1.0 * MB  # NVML granularity: smaller moves are not growth
 ARRIVAL_SLACK = 0.05  # a rise under this share of an arriving process's size is accounting
-# ... and so is one under this where no process already there rose (a context's first
-# megabytes: 5-12 MB in the recordings, whatever the process's size)
+# ... and so is one under this where no process already there rose, or the sample after
+# where only those arrivals rose (a context's first megabytes: 5-12 MB in the recordings,
+# whatever the process's size)
 ARRIVAL_ACCOUNTING_BYTES = 16 * MB
 MIN_RISES = 2  # a slope needs two rises ...
 MIN_EFFECTIVE_RISES = 1.8  # ... of similar size

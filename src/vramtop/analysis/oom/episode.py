@@ -24,11 +24,13 @@ from vramtop.analysis.oom.constants import (
     RESERVE_RATIO,
     RESERVE_SCAN,
     RHYTHM_FLAT,
+    STEADY_CYCLES,
     STEP_AGAIN_RATIO,
 )
 from vramtop.analysis.oom.records import _Point, _Sample
 from vramtop.analysis.oom.reserve import _backed_off, _Reserve, _reserving, _time
 from vramtop.analysis.oom.stats import _median
+from vramtop.analysis.oom.swings import _steady_bursts, _swings
 from vramtop.model import ProcessIdentity
 
 
@@ -228,6 +230,19 @@ class _Episode:
         if self.swung:
             return False
         return sum(size * STEP_AGAIN_RATIO >= rise for _, size in self.rises) >= 2
+
+    def climbs_as_bursts(self, rise: float) -> bool:
+        """Is a rise of the peak about as big (within `STEP_AGAIN_RATIO`) as the newest
+        bursts each topped the one before, where they are bursts of one size on a
+        climbing floor (`_steady_bursts`): the next burst, which falls back, not an
+        allocation? Unlike `made_rise`, it holds beside a swinger: the series' own
+        swings say it (a swinger's batches beside a leak are seldom of one size)."""
+        parsed = _swings(self.series())
+        if not _steady_bursts(parsed):
+            return False
+        peaks = [high[1] for low, high in parsed[1] if low is not None][-STEADY_CYCLES - 1 :]
+        climb = max((b - a for a, b in itertools.pairwise(peaks)), default=0.0)
+        return rise <= STEP_AGAIN_RATIO * climb
 
     def step_rate(self) -> float:
         """The growth's typical rise over its typical gap (bytes a second)."""

@@ -316,10 +316,16 @@ class OOMPredictor:
             return None
         pt, ppeak, phead, pfloor, plevel = prev
         # A rise in the sample a process arrived, where none already there rose, is what
-        # NVML counts for a GPU and for its processes differing while a context is made.
+        # NVML counts for a GPU and for its processes differing while a context is made;
+        # so is one in the sample after, where only processes that had just arrived rose
+        # (the context finished).
         accounting = (
             ARRIVAL_ACCOUNTING_BYTES
-            if self._arrived and not any(m > NOISE_BYTES for m in moves.values())
+            if (self._arrived and not any(m > NOISE_BYTES for m in moves.values()))
+            or (
+                self._arrived_before
+                and all(i in self._arrived_before for i, m in moves.items() if m > NOISE_BYTES)
+            )
             else 0.0
         )
         prev_sample = (pt, ppeak, phead, pfloor, plevel)

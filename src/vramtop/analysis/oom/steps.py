@@ -33,13 +33,15 @@ def _allocation_event(
     """Is a rise (seen at `t`) one allocation taking a large share of what was left (a
     load, a pre-allocation, a bigger batch), not a step of the growth `ep` (where there
     is one): far above its typical rise, not a lump it has made twice already
-    (`made_rise`), and not the next region of an allocator reserving ahead?
+    (`made_rise`), not the next of bursts climbing on a leak (`climbs_as_bursts`), and
+    not the next region of an allocator reserving ahead?
     """
     return rise > JUMP_SHARE * max(headroom, 1.0) and (
         ep is None
         or (
             rise > JUMP_VS_MEDIAN * ep.median_rise()
             and not ep.made_rise(rise)
+            and not ep.climbs_as_bursts(rise)
             and not ep.continues_reserve(t, rise, headroom, dt)
         )
     )
