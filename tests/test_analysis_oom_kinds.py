@@ -1532,6 +1532,26 @@ def test_accounting_rises_before_a_fresh_start_are_not_a_trend() -> None:
     assert p.evidence is not None and p.evidence.onset_t == 13.0
 
 
+def test_a_random_batch_topping_the_last_right_after_a_smaller_one_is_no_growth() -> None:
+    """A leak of 200 MB/s stops at t=22 beside a process taking random batches of 1-3 GB
+    and giving them back (s31_stops_beside_swinger, recorded in session 23, no OOM). Its
+    batch at t=25 tops every one before by 0.4 GB, right after a smaller one: the more
+    was a rise of the growth, and the alert stood from t=25 to 31. A bigger batch right
+    after a smaller one is random sizes, set aside as a load is: the alert clears within
+    5 s of the stop and stays clear."""
+    tops = {12: 3.4, 15: 3.9, 18: 3.2, 21: 3.6, 24: 3.0, 25: 4.3, 28: 3.1, 31: 3.5, 34: 2.9}
+
+    def procs(t: float) -> dict[int, float]:
+        out = {1: TOTAL - 12 * GB, 2: tops.get(int(t), 1.64) * GB}
+        if t >= 10:
+            out[3] = 0.69 * GB + 0.2 * GB * min(t - 10, 12.0)
+        return out
+
+    by_t = _by_time(_series(34, 1.0, procs))
+    assert any(x is not None and x.alert for t, x in by_t.items() if t <= 22)  # the leak warns
+    assert not any(x is not None and x.alert for t, x in by_t.items() if t > 27)
+
+
 def test_a_context_finished_the_sample_after_its_process_arrived_is_no_growth() -> None:
     """A process arrives with 3.9 GB and is 10 MB bigger a sample later, nothing else
     moving (its CUDA context finished: s31_stops_beside_swinger, recorded in session 23,

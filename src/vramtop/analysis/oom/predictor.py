@@ -427,8 +427,10 @@ class OOMPredictor:
           and a little more (a batch topping its highest within `_retaken`'s slack)
           still swings while another process grows: its next fall is held too; where
           it takes a little more a second time running, its tops climb and the more
-          is growth (bursts on its own leak). One whose tops take what fits
-          (`_Episode.topped`) swings by room of the growth.
+          is growth (bursts on its own leak); one topping all it gave right after a
+          batch smaller than it gave, batches of random size, takes the more as a
+          load. One whose tops take what fits (`_Episode.topped`) swings by room of
+          the growth.
         - A process not yet known to swing that falls by a swing to below the size
           it had at the onset (which caught it at a batch's top) swung: its fall is
           set aside as `swings_back`'s is.
@@ -473,6 +475,11 @@ class OOMPredictor:
                 # Taking a little more than it gave a second time running: the tops
                 # climb (bursts on the process's own leak), and the more is growth.
                 climbs = over > NOISE_BYTES and ep.over.get(ident, 0.0) > NOISE_BYTES
+                if m > take and ep.over.get(ident, 0.0) < -NOISE_BYTES:
+                    # A bigger batch right after a smaller one: batches of random size,
+                    # whose new high is set aside as a load is, not growth.
+                    ep.aside[ident] = ep.aside.get(ident, 0.0) + (m - take)
+                    take = m
                 ep.over[ident] = over
                 ep.held[ident] = max(0.0, held - take)
                 if not climbs:
