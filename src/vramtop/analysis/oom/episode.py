@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from vramtop.analysis.oom.constants import (
@@ -276,7 +276,13 @@ class _Episode:
         return _reserving([*self.rises[-RESERVE_SCAN + 1 :], (t, grow)], dt, headroom) is not None
 
 
-def _resumed(dormant: _Episode, t: float, grow: float, appeared: float) -> _Episode | None:
+def _resumed(
+    dormant: _Episode,
+    t: float,
+    grow: float,
+    appeared: float,
+    risers: Iterable[ProcessIdentity] = (),
+) -> _Episode | None:
     """The dormant growth again, if this rise resumes it; else None (a new growth).
 
     Irregular allocator steps pause now and then for longer than their gaps so far
@@ -285,15 +291,19 @@ def _resumed(dormant: _Episode, t: float, grow: float, appeared: float) -> _Epis
     than `DORMANT_SPAN_FACTOR` times what it had grown for, is the same growth: its
     evidence stands, and the pause joins its gaps (later pauses of that length are
     its rhythm). A caching allocator's high-water mark rises ever more rarely by
-    ever smaller steps: its next rise starts afresh.
+    ever smaller steps: its next rise starts afresh. So does a rise made only by
+    processes that swung beside the growth and took no part in it (`risers`): a
+    bigger batch, not the growth resuming.
     """
     last = dormant.rises[-1][0]
     typical = dormant.median_rise()
     # A single step, then the same step again within `FIRST_STEP_SPAN_S`: a
     # staircase (its gaps say from here whether it goes on), not a one-off.
     again = len(dormant.rises) == 1 and grow <= STEP_AGAIN_RATIO * typical
+    risers = set(risers)
     if (
         appeared > 0
+        or (risers and risers <= dormant.swung.keys() - dormant.moved)
         or dormant.arrived_t > last
         or grow < typical
         or t - last

@@ -329,7 +329,8 @@ class OOMPredictor:
             else 0.0
         )
         prev_sample = (pt, ppeak, phead, pfloor, plevel)
-        if not self._track(t, prev_sample, peak, level, appeared, accounting, total, dt):
+        risers = {ident for ident, m in moves.items() if m > NOISE_BYTES}
+        if not self._track(t, prev_sample, peak, level, appeared, accounting, total, dt, risers):
             return None
         ep = self._episode
         assert ep is not None
@@ -711,9 +712,11 @@ class OOMPredictor:
         accounting: float,
         total: float,
         dt: float,
+        risers: set[ProcessIdentity],
     ) -> bool:
         """Update the growth episode; False when there is none to predict from.
-        `accounting`: a rise up to this is no growth (a process arrived)."""
+        `accounting`: a rise up to this is no growth (a process arrived); `risers`: the
+        processes that rose this sample."""
         pt, ppeak, phead, pfloor, plevel = prev
         ep = self._episode
         if ep is not None and appeared > 0:
@@ -773,7 +776,7 @@ class OOMPredictor:
                 # The first rise after a pause spans only part of a sampling interval
                 # (growth resumed somewhere inside it): the first two rises together
                 # say whether the dormant growth resumed.
-                resumed = _resumed(self._dormant, t, ep.rises[0][1] + grow, appeared)
+                resumed = _resumed(self._dormant, t, ep.rises[0][1] + grow, appeared, risers)
                 if resumed is not None:
                     resumed.add_rise(ep.rises[0][0], ep.rises[0][1], ep.arrivals[0][1], dt)
                     # (with the holds the growth began with: `_seed`)
@@ -784,7 +787,7 @@ class OOMPredictor:
                     ep = self._episode = resumed
                 self._dormant = None
             if ep is None and self._dormant is not None:
-                ep = self._episode = _resumed(self._dormant, t, grow, appeared)
+                ep = self._episode = _resumed(self._dormant, t, grow, appeared, risers)
                 if ep is not None:
                     self._dormant = None  # else kept for the next rise (above)
                     self._seed(ep)
