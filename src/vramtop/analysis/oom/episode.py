@@ -5,7 +5,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from vramtop.analysis.oom.constants import (
@@ -281,7 +282,7 @@ def _resumed(
     t: float,
     grow: float,
     appeared: float,
-    risers: Iterable[ProcessIdentity] = (),
+    risers: AbstractSet[ProcessIdentity],
 ) -> _Episode | None:
     """The dormant growth again, if this rise resumes it; else None (a new growth).
 
@@ -300,7 +301,6 @@ def _resumed(
     # A single step, then the same step again within `FIRST_STEP_SPAN_S`: a
     # staircase (its gaps say from here whether it goes on), not a one-off.
     again = len(dormant.rises) == 1 and grow <= STEP_AGAIN_RATIO * typical
-    risers = set(risers)
     if (
         appeared > 0
         or (risers and risers <= dormant.swung.keys() - dormant.moved)
