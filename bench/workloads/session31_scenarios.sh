@@ -3,7 +3,8 @@
 # leak into little room, bursts on their own leak beside another leak, bursts every 5 s
 # on a leak; no OOM: growth that stops 4 GB short beside a process swinging batches.
 # Files join tests/fixtures/traces/ without the s31_ prefix only after scoring. Not
-# recorded in session 22 (its device time ran out).
+# recorded in session 22 (its device time ran out); recorded in session 23 (H100) before
+# any change of that session.
 # Use:
 #   EXTRA_SCENARIOS=bench/workloads/session31_scenarios.sh bench/workloads/record_all.sh OUT [NAME ...]
 s31_leak_into_little_room() { # 120 MB/s in 8 MB chunks; 3 GB left

@@ -3,6 +3,8 @@
 # processes leaking at once, a JAX leak beside a process swinging batches, a steep noisy
 # leak; no OOM: growth halving its rate every 12 s that stops about 2 GB short of full.
 # Files join tests/fixtures/traces/ without the s32_ prefix only after scoring.
+# Recorded in session 23 (H100); three_leakers joined as three_leakers_b (the name was
+# taken).
 # Use:
 #   EXTRA_SCENARIOS=bench/workloads/session32_scenarios.sh bench/workloads/record_all.sh OUT [NAME ...]
 s32_step_leak_wide() { # irregular steps of 64-1024 MB, 180 MB/s on average, a step every 2.5 s on average; 10 GB left
