@@ -6,8 +6,14 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 TRACES_DIR = Path(__file__).parent / "fixtures" / "traces"
+
+# No time limit per example: speed is the benchmark's to check (bench/), never a test's,
+# and Hypothesis's default 200 ms deadline fails a property on a loaded CI machine.
+settings.register_profile("vramtop", deadline=None)
+settings.load_profile("vramtop")
 
 
 def _gpu_available() -> bool:
