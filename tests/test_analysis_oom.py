@@ -42,6 +42,7 @@ from vramtop.analysis.oom import HORIZON_S, OOMPredictor, OOMSettings
 from vramtop.analysis.oom.cycle import _Cycle
 from vramtop.analysis.oom.rates import _acceleration, _changepoint, _rhythm
 from vramtop.config import Config
+from vramtop.export.json_stream import _round
 from vramtop.model import (
     STABLE_UNKNOWN,
     GPUDevice,
@@ -383,7 +384,7 @@ def test_replay_jsonl_carries_the_same_predictions(
     # The stream prints ranges to 0.1 s: a truth that close to an end may fall either
     # side, so coverage is compared with the engine's ranges rounded the same way.
     printed = {
-        gpu: [(t, _tenth(low), _tenth(high)) for t, low, high in series]
+        gpu: [(t, _round(low, 1), _round(high, 1)) for t, low, high in series]
         for gpu, series in bench.run_vramtop(tr, 1.0, CONFIG).items()
     }
     rounded_scores = bench.score_recording(tr, printed, 300.0)
@@ -395,9 +396,6 @@ def test_replay_jsonl_carries_the_same_predictions(
             assert a.lead_s == pytest.approx(b.lead_s, abs=0.01)
             assert a.coverage == pytest.approx(c.coverage, abs=1e-9)
 
-
-def _tenth(x: float | None) -> float | None:
-    return None if x is None else round(x, 1)
 
 
 # --- SYNTHETIC harder kinds -----------------------------------------------------------------

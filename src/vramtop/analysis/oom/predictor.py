@@ -481,10 +481,10 @@ class OOMPredictor:
                     # whose new high is set aside as a load is, not growth.
                     ep.aside[ident] = ep.aside.get(ident, 0.0) + (m - take)
                     take = m
+                elif not climbs:
+                    ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, over)
                 ep.over[ident] = over
                 ep.held[ident] = max(0.0, held - take)
-                if not climbs:
-                    ep.aside[ident] = ep.aside.get(ident, 0.0) + max(0.0, over)
                 ep.swung[ident] = max(ep.swung.get(ident, 0.0), t - ep.given_t[ident])
                 if take < held - NOISE_BYTES:
                     tolerance = max(CAP_TOLERANCE_SHARE * total, ep.step_rate() * self._interval())
